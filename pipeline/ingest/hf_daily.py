@@ -1,0 +1,92 @@
+"""Reader for Hugging Face daily-papers API JSON: a list of entries
+`{paper: {id, title, summary, publishedAt, authors: [{name}], upvotes, ...}, publishedAt, ...}`,
+one file per day (a folder of them is walked). Also takes the `{"data": [...]}` wrapper, JSON
+Lines of entries, and entries saved as Python-repr strings. Produces `RawRecord`s."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipeline.ingest.detect import Unsupported, read_text
+from pipeline.ingest.normalise import RawRecord, excerpt
+from pipeline.ingest.tables import unwrap_records
+from pipeline.records import Rejection
+
+
+def read_hf_daily(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
+    """Entries of one daily-papers file. The paper's own `publishedAt` (its arXiv date) is the
+    date; the entry's `publishedAt` (when it was posted on HF) is kept in `extra`."""
+    text, issue = read_text(path)
+    if issue:
+        yield Rejection(ctx.source_file, f"line {issue.first_line}", issue.reason(), "warning", "")
+    try:
+        entries = unwrap_records(json.loads(text))
+        kind = "record"
+    except json.JSONDecodeError as exc:
+        lines = [line for line in text.splitlines()]
+        if len(lines) < 2 or not lines[0].lstrip().startswith("{"):
+            raise Unsupported(
+                f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
+        entries, kind = lines, "line"  # JSON Lines of entries
+    for number, item in enumerate(entries, start=1):
+        location = f"{kind} {number}"
+        if kind == "line":
+            if not item.strip():
+                continue
+            try:
+                item = json.loads(item)
+            except json.JSONDecodeError as exc:
+                yield Rejection(
+                    ctx.source_file,
+                    location,
+                    f"malformed JSON line: {exc.msg}",
+                    "rejected",
+                    excerpt(item),
+                )
+                continue
+        if isinstance(item, str):
+            item = _literal(item)
+        if not isinstance(item, dict):
+            yield Rejection(
+                ctx.source_file,
+                location,
+                "malformed daily-papers entry: not an object",
+                "rejected",
+                excerpt(item),
+            )
+            continue
+        yield hf_record(item, location)
+
+
+def _literal(text: str) -> Any:
+    """Some dumps store each entry as its Python repr; read it without evaluating code."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
+def hf_record(entry: dict, location: str) -> RawRecord:
+    """One daily-papers entry as a RawRecord. A bare paper object (no `paper` key) works too."""
+    paper = entry.get("paper") if isinstance(entry.get("paper"), dict) else entry
+    paper_id = paper.get("id")
+    extra = {
+        "hf_published_at": entry.get("publishedAt") if paper is not entry else None,
+        "upvotes": paper.get("upvotes", entry.get("upvotes")),
+        "num_comments": entry.get("numComments"),
+        "hf_url": f"https://huggingface.co/papers/{paper_id}" if paper_id else None,
+    }
+    return RawRecord(
+        location=location,
+        title=paper.get("title") or entry.get("title"),
+        abstract=paper.get("summary") or entry.get("summary"),
+        published=paper.get("publishedAt") or entry.get("publishedAt"),
+        authors=paper.get("authors"),
+        arxiv_id=f"arXiv:{paper_id}" if paper_id else None,
+        extra={k: v for k, v in extra.items() if v is not None},
+    )
