@@ -1,0 +1,47 @@
+"""The dashboard frame: page config, sidebar (run picker, facts, global filters, link to the
+view), page navigation, and the URL kept in step with the view. Run with
+`streamlit run dashboard/app.py` (reads runs from $RTE_RUNS_DIR, default data/runs).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import state, widgets  # noqa: E402
+
+PAGE_DIR = Path(__file__).parent / "app_pages"
+
+# Pages in menu order: (file in app_pages/, title, icon, url path). Add a page by adding a row.
+PAGES = [
+    ("overview.py", "Overview", ":material/dashboard:", "overview"),
+    ("map.py", "Map", ":material/scatter_plot:", "map"),
+    ("timelines.py", "Timelines", ":material/timeline:", "timelines"),
+    ("clusters.py", "Clusters", ":material/workspaces:", "clusters"),
+    ("review.py", "Review", ":material/rate_review:", "review"),
+    ("presenter.py", "Presenter", ":material/co_present:", "presenter"),
+]
+
+st.set_page_config(page_title="Research Theme Explorer", page_icon=":material/hub:", layout="wide")
+state.begin_run()
+
+run_id, problem = widgets.pick_run()
+ctx = widgets.build_view(run_id) if run_id else problem
+if isinstance(ctx, str):
+    widgets.no_run_page("No run to show" if run_id is None else "This run cannot be read", ctx)
+else:
+    st.session_state[state.VIEW] = ctx
+    pages = [
+        st.Page(PAGE_DIR / file, title=title, icon=icon, url_path=path, default=(i == 0))
+        for i, (file, title, icon, path) in enumerate(PAGES)
+    ]
+    page = st.navigation(pages)
+    link_slot = st.sidebar.empty()
+    page.run()
+    widgets.view_link(link_slot, page.url_path, state.publish(), tuple(p[3] for p in PAGES))

@@ -1,0 +1,204 @@
+"""Clusters page: a sortable, searchable table of all clusters; choosing one opens its page
+(theme mix, keywords, timeline, zoomed map, representative then all papers, downloads)."""
+
+import streamlit as st
+
+from dashboard import exports, figures, state, transforms, widgets
+from dashboard.transforms import escape_markdown
+
+ctx = widgets.view()
+shown = ctx.shown
+clusters = ctx.tables["clusters"]
+labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
+key_cluster = state.bind(state.CLUSTER, lambda v: v if v is None or int(v) in labels else None)
+
+
+def _open(cluster_id):
+    state.set_value(state.CLUSTER, cluster_id)
+
+
+st.title("Clusters")
+widgets.filter_banner(ctx)
+cluster_id = st.selectbox(
+    "Open a cluster",
+    sorted(labels, key=lambda c: (c < 0, c)),
+    key=key_cluster,
+    format_func=lambda c: f"{labels[c]} (#{c})",
+    placeholder="Choose a cluster, or pick a row below",
+)
+
+if cluster_id is None:
+    summary = transforms.cluster_summary(shown, clusters)
+    find = st.text_input(
+        "Find clusters by label, theme or keyword", key=state.bind(state.CLUSTER_SEARCH)
+    )
+    if find.strip():
+        text = (
+            summary["label"] + " " + summary["theme_name"] + " " + summary["keywords_text"]
+        ).str.lower()
+        summary = summary[text.str.contains(find.strip().lower(), regex=False)]
+    st.caption(f"{len(summary)} clusters · click a row to open it · click a header to sort")
+    table = summary.assign(growth=(summary["growth"] * 100).round(0))
+    event = st.dataframe(
+        table[
+            [
+                "cluster_id",
+                "label",
+                "is_changed",
+                "theme_name",
+                "n_papers",
+                "first",
+                "last",
+                "growth",
+                "keywords_text",
+            ]
+        ],
+        hide_index=True,
+        key="clusters_table",
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "cluster_id": st.column_config.NumberColumn("#", width="small"),
+            "theme_name": "theme",
+            "n_papers": "papers",
+            "first": st.column_config.DateColumn("first paper"),
+            "last": st.column_config.DateColumn("last paper"),
+            "growth": st.column_config.NumberColumn(
+                "growth %", format="%+d%%", help="last quarter against the one before"
+            ),
+            "keywords_text": st.column_config.TextColumn("top keywords", width="large"),
+            "is_changed": st.column_config.CheckboxColumn("reviewed"),
+        },
+    )
+    rows = event.selection.rows if event else []
+    if rows:
+        st.button(
+            f"Open {labels[int(table.iloc[rows[0]]['cluster_id'])]}",
+            type="primary",
+            on_click=_open,
+            args=(int(table.iloc[rows[0]]["cluster_id"]),),
+        )
+else:
+    info = clusters.set_index("cluster_id").loc[cluster_id]
+    members_all = ctx.papers[ctx.papers["cluster_id"] == cluster_id]
+    members = shown[shown["cluster_id"] == cluster_id]
+    st.button("← All clusters", on_click=_open, args=(None,))
+    st.header(escape_markdown(info["label"]))
+    st.caption(
+        escape_markdown(
+            f"Theme: {info['theme_name']} · {len(members_all)} papers"
+            + (f" ({len(members)} match the filters)" if ctx.filters.is_active else "")
+            + f" · keywords: {info['keywords_text']}"
+        )
+    )
+    if members.empty:
+        st.info("None of this cluster's papers match the filters.")
+    else:
+        c1, c2 = st.columns(2)
+        with c1:
+            st.subheader("Theme mix")
+            mix = transforms.theme_mix(members)
+            widgets.chart(
+                figures.theme_mix_figure(mix, ctx.colors),
+                title=f"Theme mix: {info['label']}",
+                data=mix,
+                ctx=ctx,
+                key="cluster_mix",
+            )
+        with c2:
+            st.subheader("Keywords")
+            kw = transforms.keyword_counts(members, list(info["keywords"]))
+            widgets.chart(
+                figures.keyword_figure(kw),
+                title=f"Keywords: {info['label']}",
+                data=kw,
+                ctx=ctx,
+                key="cluster_keywords",
+            )
+        c3, c4 = st.columns(2)
+        with c3:
+            st.subheader("Over time")
+            counts = transforms.counts_by_period(
+                members, "quarter", "cluster_id", totals_from=shown
+            )
+            widgets.chart(
+                figures.timeline_figure(counts, names={cluster_id: info["label"]}, height=320),
+                title=f"Papers per quarter: {info['label']}",
+                data=counts,
+                ctx=ctx,
+                key="cluster_timeline",
+            )
+        with c4:
+            st.subheader("On the map")
+            widgets.chart(
+                figures.map_figure(
+                    ctx.papers,
+                    shown=ctx.mask,
+                    colors=ctx.colors,
+                    highlight_cluster=cluster_id,
+                    height=320,
+                ),
+                title=f"Map: {info['label']}",
+                data=transforms.paper_table(members),
+                ctx=ctx,
+                key="cluster_map",
+            )
+
+        sort = (
+            st.segmented_control(
+                "Sort papers by",
+                ["relevance", "date"],
+                key=state.bind(
+                    state.CLUSTER_SORT, lambda v: v if v in ("relevance", "date") else "relevance"
+                ),
+            )
+            or "relevance"
+        )
+        ordered = transforms.cluster_papers(
+            members, cluster_id, list(info["representative_paper_ids"]), sort
+        )
+        reps = ordered[ordered["is_representative"]]
+        if len(reps):
+            st.subheader("Representative papers")
+            for rec in reps.itertuples(index=False):
+                with st.expander(escape_markdown(f"{rec.title} ({rec.date})")):
+                    st.caption(escape_markdown(rec.authors_text))
+                    st.markdown(escape_markdown(rec.abstract))
+        st.subheader(f"All {len(ordered)} papers")
+        widgets.paper_list(ordered, key="cluster_papers")
+        stem = exports.file_stem(info["label"])
+        d1, d2, d3 = st.columns(3)
+        d1.download_button(
+            "Papers (CSV)",
+            data=lambda: exports.safe_csv(transforms.paper_table(ordered)),
+            file_name=f"{stem}.csv",
+            mime="text/csv",
+            key="dl_csv",
+        )
+        d2.download_button(
+            "Papers (BibTeX)",
+            data=lambda: exports.bibtex(ordered).encode(),
+            file_name=f"{stem}.bib",
+            mime="application/x-bibtex",
+            key="dl_bib",
+        )
+        d3.download_button(
+            "Papers (Markdown)",
+            data=lambda: exports.markdown_list(ordered, str(info["label"])).encode(),
+            file_name=f"{stem}.md",
+            mime="text/markdown",
+            key="dl_md",
+        )
+        titles = dict(zip(ordered["paper_id"], ordered["title"], strict=True))
+        pid = st.selectbox(
+            "Read a paper",
+            ordered["paper_id"].tolist(),
+            index=None,
+            placeholder="Choose a paper to read its abstract",
+            format_func=lambda p: titles[p][:120],
+            key="cluster_read",
+        )
+        if pid is not None:
+            row = int(ctx.papers.index[ctx.papers["paper_id"] == pid][0])
+            with st.container(border=True):
+                widgets.paper_detail(ctx, row)

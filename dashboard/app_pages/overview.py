@@ -1,0 +1,108 @@
+"""Overview page: headline numbers, theme sizes with growth, the largest and the fastest-growing
+clusters, each linking into the other pages."""
+
+import streamlit as st
+
+from dashboard import figures, state, transforms, widgets
+from dashboard.transforms import escape_markdown
+
+ctx = widgets.view()
+shown = ctx.shown
+clusters = ctx.tables["clusters"]
+
+st.title("Overview")
+widgets.filter_banner(ctx)
+
+n_unassigned = int((shown["cluster_id"] == transforms.UNASSIGNED).sum())
+n_clusters = int(shown.loc[shown["cluster_id"] != transforms.UNASSIGNED, "cluster_id"].nunique())
+dates = shown["published"].dropna()
+cols = st.columns(4)
+cols[0].metric("Papers", f"{len(shown):,}")
+cols[1].metric("Clusters", f"{n_clusters:,}")
+cols[2].metric("Themes", f"{shown.loc[shown['theme_id'] != 'other', 'theme_id'].nunique()}")
+cols[3].metric("Unassigned", f"{n_unassigned / max(len(shown), 1):.0%}")
+if len(dates):
+    st.caption(f"Papers published from {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}.")
+
+if shown.empty:
+    st.info("No paper matches the filters. Clear or widen them in the sidebar.")
+else:
+    period = (
+        st.segmented_control(
+            "Growth: last period against the one before",
+            ["month", "quarter", "year"],
+            key=state.bind(
+                state.OVERVIEW_PERIOD, lambda v: v if v in transforms.PERIOD_KINDS else "quarter"
+            ),
+        )
+        or "quarter"
+    )
+    summary = transforms.theme_summary(shown, ctx.tables["themes"], period)
+    left, right = st.columns([1, 1])
+    with left:
+        st.subheader("Themes")
+        widgets.chart(
+            figures.theme_sizes_figure(summary, ctx.colors),
+            title="Papers per theme",
+            data=summary,
+            ctx=ctx,
+            key="overview_themes",
+        )
+    with right:
+        st.subheader(" ")
+        table = summary.assign(growth=(summary["growth"] * 100).round(0))
+        st.dataframe(
+            table[["name", "n_papers", "n_previous", "n_last", "growth"]],
+            hide_index=True,
+            column_config={
+                "name": "theme",
+                "n_papers": "papers",
+                "n_previous": "previous period",
+                "n_last": "last period",
+                "growth": st.column_config.NumberColumn("growth %", format="%+d%%"),
+            },
+        )
+        if bool(summary["is_sparse"].any()):
+            st.caption("Few papers in the last two periods: read growth with care.")
+        st.page_link(
+            "app_pages/timelines.py", label="See the theme timelines", icon=":material/timeline:"
+        )
+        for rec in summary[summary["theme_id"] != transforms.OTHER_THEME].itertuples():
+            st.page_link(
+                "app_pages/timelines.py",
+                label=escape_markdown(f"Clusters inside {rec.name} over time"),
+                query_params={"within": rec.theme_id},
+                icon=":material/stacked_line_chart:",
+            )
+
+    summary_c = transforms.cluster_summary(
+        shown[shown["cluster_id"] != transforms.UNASSIGNED], clusters, period
+    )
+    largest = summary_c.head(5)
+    fastest = (
+        summary_c[summary_c["n_papers"] >= 3]
+        .sort_values(["growth", "n_papers"], ascending=False)
+        .head(5)
+    )
+    c1, c2 = st.columns(2)
+    for column, title, frame, fmt in (
+        (c1, "Largest clusters", largest, lambda r: f"{r.n_papers} papers"),
+        (
+            c2,
+            "Fastest-growing clusters",
+            fastest,
+            lambda r: f"{r.growth:+.0%} ({r.n_previous} → {r.n_last})",
+        ),
+    ):
+        with column:
+            st.subheader(title)
+            if frame.empty:
+                st.caption("None yet.")
+            for rec in frame.itertuples(index=False):
+                st.page_link(
+                    "app_pages/clusters.py",
+                    label=escape_markdown(f"{rec.label} · {rec.theme_name} · {fmt(rec)}"),
+                    query_params={"cluster": str(rec.cluster_id)},
+                    icon=":material/workspaces:",
+                )
+    st.page_link("app_pages/map.py", label="Explore the paper map", icon=":material/scatter_plot:")

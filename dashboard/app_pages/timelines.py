@@ -1,0 +1,120 @@
+"""Timelines page: papers per theme (or per cluster inside one theme) by month, quarter or year,
+as counts or shares, lines or stacked areas; sparse periods marked; a theme and a period list
+their papers."""
+
+import streamlit as st
+
+from dashboard import figures, state, transforms, widgets
+
+ctx = widgets.view()
+shown = ctx.shown
+themes = ctx.tables["themes"]
+theme_names = dict(zip(themes["theme_id"], themes["name"], strict=True))
+
+st.title("Timelines")
+widgets.filter_banner(ctx)
+
+c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
+period = (
+    c1.segmented_control(
+        "Period",
+        list(transforms.PERIOD_KINDS),
+        key=state.bind(state.TL_PERIOD, lambda v: v if v in transforms.PERIOD_KINDS else "quarter"),
+    )
+    or "quarter"
+)
+measure = (
+    c2.segmented_control(
+        "Measure",
+        ["n_papers", "share"],
+        format_func={"n_papers": "papers", "share": "share of all"}.get,
+        key=state.bind(state.TL_MEASURE, lambda v: v if v in ("n_papers", "share") else "n_papers"),
+    )
+    or "n_papers"
+)
+style = (
+    c3.segmented_control(
+        "Style",
+        ["lines", "area"],
+        format_func={"lines": "lines", "area": "stacked areas"}.get,
+        key=state.bind(state.TL_STYLE, lambda v: v if v in ("lines", "area") else "lines"),
+    )
+    or "lines"
+)
+within = (
+    c4.selectbox(
+        "Show",
+        ["", *theme_names],
+        format_func=lambda t: "Themes" if not t else f"Clusters inside: {theme_names[t]}",
+        key=state.bind(state.TL_WITHIN, lambda v: v if v in theme_names else ""),
+    )
+    or None
+)
+
+if shown["published"].notna().sum() == 0:
+    st.info("No dated paper matches the filters. Clear or widen them in the sidebar.")
+else:
+    if within is None:
+        by, subset, names, colors = "theme_id", shown, theme_names, ctx.colors
+        title = "Papers per theme"
+    else:
+        by, subset = "cluster_id", shown[shown["theme_id"] == within]
+        names = dict(zip(subset["cluster_id"], subset["cluster_label"], strict=False))
+        colors, title = None, f"Clusters inside {theme_names[within]}"
+    # shares are relative to all filtered papers of the period, whatever the grouping
+    counts = transforms.counts_by_period(subset, period, by, totals_from=shown)
+    fig = figures.timeline_figure(counts, measure=measure, style=style, names=names, colors=colors)
+    st.subheader(title + f" by {period}")
+    event = widgets.chart(
+        fig,
+        title=f"{title} by {period}",
+        data=counts.assign(name=counts["group"].map(names)),
+        ctx=ctx,
+        key=f"timeline_chart_{by}",
+        select=("points",),
+    )
+    n_sparse = counts.loc[counts["is_sparse"], "period"].nunique()
+    if n_sparse:
+        st.caption(
+            f"{n_sparse} period(s) hold fewer than {transforms.SPARSE_MIN_PAPERS} papers: shaded "
+            "grey with hollow points. Do not read a trend from them."
+        )
+
+    st.subheader("Papers in a period")
+    groups = counts["group"].drop_duplicates().tolist()  # = trace order of the figure
+    periods = counts["period"].drop_duplicates().tolist()[::-1]
+    # A click on a point picks its line and period (once per new click, so the boxes below
+    # stay free to change afterwards).
+    clicked = [
+        (p["curve_number"], p["x"])
+        for p in (event.selection.points if event else [])
+        if p.get("curve_number", len(groups)) < len(groups) and "x" in p
+    ]
+    if clicked and st.session_state.get("_timeline_clicked") != repr(clicked):
+        st.session_state["_timeline_clicked"] = repr(clicked)
+        state.set_value(state.TL_GROUP, str(groups[clicked[0][0]]))
+        state.set_value(state.TL_AT, str(clicked[0][1]))
+    g1, g2 = st.columns(2)
+    group_key = state.bind(
+        state.TL_GROUP, lambda v: v if v is None or str(v) in {str(g) for g in groups} else None
+    )
+    group = g1.selectbox(
+        "Theme" if within is None else "Cluster",
+        [str(g) for g in groups],
+        key=group_key,
+        placeholder="Choose one",
+        format_func=lambda g: str(names.get(g if by == "theme_id" else int(g), g)),
+    )
+    at = g2.selectbox(
+        "Period",
+        periods,
+        key=state.bind(state.TL_AT, lambda v: v if v is None or v in periods else None),
+        placeholder="Choose a period",
+    )
+    if group is not None and at is not None:
+        value = group if by == "theme_id" else int(group)
+        listed = transforms.period_papers(subset, period, at, by, value)
+        st.caption(f"{len(listed)} papers")
+        widgets.paper_list(listed, key="timeline_papers")
+    else:
+        st.caption("Click a point on the chart, or choose a line and a period, to list papers.")

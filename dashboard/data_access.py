@@ -1,0 +1,209 @@
+"""The dashboard's only door to run data and its only home of `st.cache_*`: reads runs through
+`pipeline.contract` from $RTE_RUNS_DIR (default data/runs) and serves the derived views.
+
+Every page gets its tables from `view_tables(run_id)`, so reviewed state (renames, merges,
+moves) can be applied in one place (`_apply_review`). Cached objects are shared between
+sessions: treat returned DataFrames and arrays as read-only (copy before changing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import figures, transforms
+from pipeline import contract, decisions
+
+RUNS_ENV = "RTE_RUNS_DIR"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def runs_dir() -> Path:
+    """The runs folder: $RTE_RUNS_DIR, else data/runs in the repository."""
+    configured = os.environ.get(RUNS_ENV)
+    return Path(configured).expanduser() if configured else ROOT / "data" / "runs"
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _run_list(folder: str) -> list[dict[str, Any]]:
+    return contract.list_runs(folder)
+
+
+def available_runs() -> list[dict[str, Any]]:
+    """Manifests of the complete runs, newest first (`compatible` says if this code reads it)."""
+    return _run_list(str(runs_dir()))
+
+
+def latest_run_id() -> str | None:
+    """The run the `latest` pointer names, if it is complete."""
+    return contract.latest_run_id(runs_dir())
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading run…")
+def _load_run(folder: str, run_id: str) -> contract.Run:
+    return contract.read_run(folder, run_id)
+
+
+def load_run(run_id: str) -> contract.Run:
+    """Read and validate a run once per process (raises ContractError / IncompatibleRunError)."""
+    return _load_run(str(runs_dir()), run_id)
+
+
+REVIEW_ENV = "RTE_REVIEW_DB"  # review store file; default review.sqlite beside the runs folder
+
+
+@st.cache_resource(show_spinner=False)
+def _review_store(path: str) -> decisions.ReviewStore:
+    return decisions.ReviewStore(path)
+
+
+def review_store() -> decisions.ReviewStore:
+    """The review decision store: $RTE_REVIEW_DB, else review.sqlite beside the runs folder."""
+    configured = os.environ.get(REVIEW_ENV)
+    path = Path(configured).expanduser() if configured else decisions.default_store_path(runs_dir())
+    return _review_store(str(path))
+
+
+def review_token(run_id: str) -> str:
+    """Identifies the state of the review decisions for `run_id` (part of the cache key of
+    `view_tables`): the run's review version, read from the store on every rerun."""
+    return str(review_store().version(run_id))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Applying review decisions…")
+def _review_state(folder: str, run_id: str, token: str) -> decisions.ReviewState:
+    return decisions.load_state(review_store(), _load_run(folder, run_id), int(token))
+
+
+def review_state(run_id: str) -> decisions.ReviewState:
+    """The run's reviewed state (tables in run-table form, log, version) at the current version."""
+    return _review_state(str(runs_dir()), run_id, review_token(run_id))
+
+
+def _apply_review(run_id: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """View-level adjustments after the review; review decisions themselves are applied to the
+    run tables in `_view_tables` (pipeline.decisions.reviewed_tables), so this is identity."""
+    return tables
+
+
+@st.cache_resource(max_entries=3, show_spinner="Preparing views…")
+def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame]:
+    source = _review_state(folder, run_id, token).tables  # the run with review decisions applied
+    tables = {
+        "papers": transforms.paper_view(source),
+        "clusters": transforms.cluster_view(source),
+        "themes": source["themes"],
+        "cluster_themes": source["cluster_themes"],
+        "hierarchy": source["hierarchy"],
+        "rejections": source["rejections"],
+    }
+    # Visible markers where a person changed something (moved paper, renamed cluster, ...).
+    tables["papers"]["is_changed"] = source["assignments"]["is_edited"].to_numpy()
+    edited = source["clusters"].set_index("cluster_id")["is_edited"]
+    changed = tables["clusters"]["cluster_id"].map(edited)
+    tables["clusters"]["is_changed"] = changed.fillna(False).astype(bool)
+    return _apply_review(run_id, tables)
+
+
+def view_tables(run_id: str) -> dict[str, pd.DataFrame]:
+    """All tables the pages show, in reviewed state: papers (one row per paper, see
+    `transforms.paper_view`), clusters, themes, cluster_themes, hierarchy, rejections."""
+    return _view_tables(str(runs_dir()), run_id, review_token(run_id))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _filter_mask(
+    folder: str,
+    run_id: str,
+    token: str,
+    themes: tuple[str, ...],
+    clusters: tuple[int, ...],
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    query: str,
+) -> np.ndarray:
+    papers = _view_tables(folder, run_id, token)["papers"]
+    filters = transforms.Filters(themes, clusters, date_from, date_to, query)
+    return transforms.filter_mask(papers, filters)
+
+
+def _filter_key(filters: transforms.Filters) -> tuple:
+    return (
+        tuple(filters.themes),
+        tuple(int(c) for c in filters.clusters),
+        filters.date_from,
+        filters.date_to,
+        filters.query.strip(),
+    )
+
+
+def filter_mask(run_id: str, filters: transforms.Filters) -> np.ndarray:
+    """Boolean mask over `view_tables(run_id)["papers"]` of the papers passing `filters`."""
+    return _filter_mask(str(runs_dir()), run_id, review_token(run_id), *_filter_key(filters))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading embeddings…")
+def _unit_embeddings(folder: str, run_id: str) -> np.ndarray:
+    return transforms.unit_rows(_load_run(folder, run_id).embeddings(mmap=False))
+
+
+def nearest_papers(run_id: str, row: int, k: int = 8) -> pd.DataFrame:
+    """The `k` papers closest to paper `row` by embedding cosine, with a `similarity` column."""
+    emb = _unit_embeddings(str(runs_dir()), run_id)
+    rows, sims = transforms.nearest_rows(emb, row, k)
+    papers = view_tables(run_id)["papers"]
+    out = papers.iloc[rows].copy()
+    out["similarity"] = sims
+    return out
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _map_figure(
+    folder: str,
+    run_id: str,
+    token: str,
+    filter_key: tuple,
+    color_by: str,
+    selected_row: int | None,
+    max_labels: int,
+) -> go.Figure:
+    papers = _view_tables(folder, run_id, token)["papers"]
+    mask = _filter_mask(folder, run_id, token, *filter_key)
+    themes = _view_tables(folder, run_id, token)["themes"]
+    return figures.map_figure(
+        papers,
+        shown=mask,
+        color_by=color_by,
+        colors=figures.theme_colors(themes["theme_id"].tolist()),
+        centres=transforms.cluster_centres(
+            papers.loc[mask, ["cluster_id", "map_x", "map_y", "paper_id", "cluster_label"]],
+            max_labels,
+        ),
+        selected_row=selected_row,
+    )
+
+
+def map_figure(
+    run_id: str,
+    filters: transforms.Filters,
+    color_by: str,
+    selected_row: int | None,
+    max_labels: int = 40,
+) -> go.Figure:
+    """The paper map for the filtered view (built once per filter state; do not modify it)."""
+    return _map_figure(
+        str(runs_dir()),
+        run_id,
+        review_token(run_id),
+        _filter_key(filters),
+        color_by,
+        selected_row,
+        max_labels,
+    )

@@ -1,0 +1,166 @@
+"""View state: every shareable setting is a `Param` (a query-parameter name, a default and a
+parser). Widgets are keyed by `widget_key(param)`; the URL is rewritten from them each run, so
+pasting a URL into another browser restores the page, filters and selection.
+
+Precedence when a widget is (re)created: a value the URL changed from outside (a pasted link or
+`st.page_link(..., query_params=...)`) > the widget's live value > the last value seen this
+session > the default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+_PUBLISHED = "_state_published"  # {param name: serialised value last written to the URL}
+_ACTIVE = "_state_active"  # params bound during the current script run, in order
+_SHADOW = "_state_value_"  # prefix: last value seen, survives widget cleanup between pages
+VIEW = "_state_view"  # the ViewContext the frame hands to the page
+
+
+@dataclass(frozen=True)
+class Param:
+    """One shareable setting. `many` params are lists in the URL (repeated keys)."""
+
+    name: str
+    default: Any
+    parse: Callable[[str], Any] = str
+    many: bool = False
+
+    def serialise(self, value: Any) -> list[str] | str | None:
+        if value is None or value == self.default:
+            return None
+        if self.many:
+            return [str(v) for v in value] if value else None
+        return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def _opt_int(text: str) -> int | None:
+    return int(text) if text not in ("", "None") else None
+
+
+# Global (sidebar) params.
+RUN = Param("run", None)
+THEMES = Param("themes", (), many=True)
+CLUSTERS = Param("clusters", (), int, many=True)
+DATE_FROM = Param("from", None, _date)
+DATE_TO = Param("to", None, _date)
+QUERY = Param("q", "")
+GLOBAL_PARAMS = (RUN, THEMES, CLUSTERS, DATE_FROM, DATE_TO, QUERY)
+# Page params.
+OVERVIEW_PERIOD = Param("growth_period", "quarter")
+MAP_COLOR = Param("color", "theme")
+MAP_PAPER = Param("paper", None)
+TL_PERIOD = Param("period", "quarter")
+TL_MEASURE = Param("measure", "n_papers")
+TL_STYLE = Param("style", "lines")
+TL_WITHIN = Param("within", "")  # a theme id: show the clusters inside it
+TL_GROUP = Param("group", None)  # theme id or cluster id (as text) whose papers to list
+TL_AT = Param("at", None)  # period label whose papers to list
+CLUSTER = Param("cluster", None, _opt_int)
+CLUSTER_SORT = Param("sort", "relevance")
+CLUSTER_SEARCH = Param("find", "")
+
+
+def widget_key(param: Param) -> str:
+    return f"w_{param.name}"
+
+
+def begin_run() -> None:
+    """Start a script run: forget which params were bound last run."""
+    st.session_state[_ACTIVE] = []
+
+
+def _from_url(param: Param) -> tuple[bool, Any]:
+    """(changed_from_outside, parsed value) for the URL's value of `param`."""
+    if param.name not in st.query_params:
+        return False, None
+    raw: Any = st.query_params.get_all(param.name) if param.many else st.query_params[param.name]
+    published = st.session_state.get(_PUBLISHED, {}).get(param.name)
+    if raw == published:
+        return False, None
+    try:
+        value = tuple(param.parse(v) for v in raw) if param.many else param.parse(raw)
+    except (TypeError, ValueError):
+        return False, None
+    return True, value
+
+
+def bind(param: Param, valid: Callable[[Any], Any] | None = None) -> str:
+    """Prepare the widget for `param` and return its key (create the widget with it, without
+    passing a value/default). `valid(value)` returns the value made valid (e.g. unknown ids
+    removed) or raises ValueError to fall back to the default."""
+    key = widget_key(param)
+    changed, url_value = _from_url(param)
+    if changed:
+        value = url_value
+    elif key in st.session_state:
+        value = st.session_state[key]
+    else:
+        value = st.session_state.get(_SHADOW + param.name, param.default)
+    if valid is not None:
+        try:
+            value = valid(value)
+        except (ValueError, TypeError, KeyError):
+            value = param.default
+    if param.many:
+        value = list(value or [])
+    st.session_state[key] = value
+    st.session_state.setdefault(_ACTIVE, []).append(param)
+    return key
+
+
+def value(param: Param) -> Any:
+    """The current value of a bound param (tuples for `many` params)."""
+    current = st.session_state.get(widget_key(param), param.default)
+    return tuple(current) if param.many else current
+
+
+def set_value(param: Param, new: Any) -> None:
+    """Set a param from code (e.g. a button or a table selection); call before its widget is
+    created in this run, or from a callback."""
+    st.session_state[widget_key(param)] = list(new) if param.many else new
+    st.session_state[_SHADOW + param.name] = new
+
+
+def current_query() -> dict[str, list[str] | str]:
+    """The query parameters describing the current view (non-default params bound this run)."""
+    out: dict[str, list[str] | str] = {}
+    for param in st.session_state.get(_ACTIVE, []):
+        current = value(param)
+        st.session_state[_SHADOW + param.name] = current
+        encoded = param.serialise(current)
+        if encoded is not None:
+            out[param.name] = encoded
+    return out
+
+
+def publish() -> dict[str, list[str] | str]:
+    """Rewrite the URL's query parameters to describe the current view; return them."""
+    desired = current_query()
+    if {k: st.query_params.get_all(k) for k in st.query_params} != {
+        k: v if isinstance(v, list) else [v] for k, v in desired.items()
+    }:
+        st.query_params.from_dict(desired)
+    st.session_state[_PUBLISHED] = dict(desired)
+    return desired
+
+
+def view_link(base_url: str, page_path: str, query: dict, page_paths: tuple[str, ...] = ()) -> str:
+    """Absolute link to a page with the given query (lists become repeated keys). `base_url`
+    is the browser's current URL; a trailing page path from `page_paths` is replaced."""
+    base = base_url.split("?")[0].split("#")[0].rstrip("/")
+    head, _, last = base.rpartition("/")
+    if last in page_paths and "//" in head + "/":
+        base = head
+    url = f"{base}/{page_path}" if page_path else base + "/"
+    return url + ("?" + urlencode(query, doseq=True) if query else "")

@@ -1,0 +1,422 @@
+"""Pure pandas views over a run's tables for the dashboard pages (no Streamlit, no I/O).
+
+Input: the DataFrames of `pipeline.contract.Run.tables`. Output: the joined paper view, filter
+masks, counts by period, growth, cluster summaries, nearest papers and text helpers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+PERIOD_KINDS = ("month", "quarter", "year")
+UNASSIGNED = -1
+OTHER_THEME = "other"
+SPARSE_MIN_PAPERS = 5  # a period with fewer dated papers than this is marked as sparse
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~^=:&])")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The global filters of the sidebar; empty tuples / None mean "no restriction"."""
+
+    themes: tuple[str, ...] = ()
+    clusters: tuple[int, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    query: str = ""
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.themes or self.clusters or self.date_from or self.date_to or self.query)
+
+
+@dataclass(frozen=True)
+class ViewFacts:
+    """Names used to describe a view: theme names and cluster labels by id."""
+
+    theme_names: dict[str, str] = field(default_factory=dict)
+    cluster_labels: dict[int, str] = field(default_factory=dict)
+
+
+def escape_markdown(text: str) -> str:
+    """Escape every Markdown/HTML/LaTeX-significant character so st.markdown shows `text` as is."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def period_labels(published: pd.Series, kind: str) -> pd.Series:
+    """Period label per date: 2024-03 (month), 2024-Q1 (quarter) or 2024 (year); None if no date."""
+    stamps = pd.to_datetime(published)
+    if kind == "month":
+        out = stamps.dt.strftime("%Y-%m")
+    elif kind == "quarter":
+        out = (
+            stamps.dt.year.astype("Int64").astype(str)
+            + "-Q"
+            + stamps.dt.quarter.astype("Int64").astype(str)
+        )
+    elif kind == "year":
+        out = stamps.dt.year.astype("Int64").astype(str)
+    else:
+        raise ValueError(f"period kind must be one of {PERIOD_KINDS}, got {kind!r}")
+    return out.astype(object).where(stamps.notna(), None)
+
+
+def paper_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per paper (papers order; `row` indexes the embeddings) with its assignment,
+    cluster label, theme name, period labels, a lower-case `search_text` and a `hover` string.
+    """
+    papers = tables["papers"].reset_index(drop=True)
+    assign = tables["assignments"].reset_index(drop=True)
+    labels = tables["clusters"].set_index("cluster_id")["label"]
+    names = tables["themes"].set_index("theme_id")["name"]
+    view = pd.DataFrame(
+        {
+            "row": np.arange(len(papers)),
+            "paper_id": papers["paper_id"].astype(str),
+            "title": papers["title"].astype(str),
+            "abstract": papers["abstract"].astype(str),
+            "published": pd.to_datetime(papers["published"]),
+            "authors": papers["authors"],
+            "url": papers["url"],
+            "arxiv_id": papers["arxiv_id"],
+            "doi": papers["doi"],
+        }
+    )
+    for col in (
+        "cluster_id",
+        "theme_id",
+        "theme_score",
+        "cluster_probability",
+        "is_reassigned",
+        "map_x",
+        "map_y",
+    ):
+        view[col] = assign[col].to_numpy()
+    view["cluster_id"] = view["cluster_id"].astype(np.int64)
+    view["cluster_label"] = view["cluster_id"].map(labels).fillna("Unassigned").astype(str)
+    view.loc[view["cluster_id"] == UNASSIGNED, "cluster_label"] = "Unassigned"
+    view["theme_name"] = view["theme_id"].map(names).fillna(view["theme_id"]).astype(str)
+    view["authors_text"] = view["authors"].map(lambda a: "; ".join(a) if len(a) else "")
+    view["date"] = view["published"].dt.strftime("%Y-%m-%d").fillna("")
+    for kind in PERIOD_KINDS:
+        view[kind] = period_labels(view["published"], kind)
+    view["search_text"] = (
+        view["title"] + " \n " + view["abstract"] + " \n " + view["authors_text"]
+    ).str.lower()
+    view["is_changed"] = False  # set by review decisions (a person changed something)
+    view["hover"] = hover_text(view)
+    view["hover_theme"] = view["hover"] + "<br>" + view["theme_name"].map(html.escape)
+    # Text as Python objects: a filtered row selection then copies pointers, not string data
+    # (10x faster at 75k papers). search_text stays Arrow-backed for fast substring search.
+    for col in view.columns:
+        if (
+            col != "search_text"
+            and view[col].dtype != object
+            and pd.api.types.is_string_dtype(view[col])
+        ):
+            view[col] = view[col].astype(object)
+    return view
+
+
+def without_search_text(papers: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """The rows of `papers` selected by `mask`, every column but the (large) search_text."""
+    return papers.loc[mask, [c for c in papers.columns if c != "search_text"]]
+
+
+def hover_text(view: pd.DataFrame) -> pd.Series:
+    """HTML-escaped hover text for map points: title (shortened), date and cluster label (the
+    theme is added from the trace name; kept short because it travels once per point)."""
+    title = view["title"].map(lambda t: t if len(t) <= 70 else t[:67] + "...")
+    return (
+        title.map(html.escape)
+        + "<br>"
+        + view["date"]
+        + " · "
+        + view["cluster_label"].map(html.escape)
+    )
+
+
+def cluster_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Clusters with their theme name, keywords as text and a `is_changed` marker."""
+    clusters = tables["clusters"].copy()
+    names = tables["themes"].set_index("theme_id")["name"]
+    clusters["theme_name"] = clusters["theme_id"].map(names).fillna(clusters["theme_id"])
+    clusters["keywords_text"] = clusters["keywords"].map(", ".join)
+    clusters["is_changed"] = False
+    return clusters.sort_values("cluster_id").reset_index(drop=True)
+
+
+def search_mask(search_text: pd.Series, query: str) -> np.ndarray:
+    """Papers whose title, abstract or authors contain every word of `query` (case-insensitive)."""
+    mask = np.ones(len(search_text), dtype=bool)
+    for word in query.lower().split():
+        mask &= search_text.str.contains(word, regex=False).to_numpy(dtype=bool)
+    return mask
+
+
+def filter_mask(
+    papers: pd.DataFrame, filters: Filters, searched: np.ndarray | None = None
+) -> np.ndarray:
+    """Boolean mask of the papers that pass every filter; `searched` may pass a precomputed
+    search mask (the search is the costly part)."""
+    mask = np.ones(len(papers), dtype=bool)
+    if filters.themes:
+        mask &= papers["theme_id"].isin(filters.themes).to_numpy()
+    if filters.clusters:
+        mask &= papers["cluster_id"].isin(filters.clusters).to_numpy()
+    if filters.date_from:
+        mask &= (papers["published"] >= pd.Timestamp(filters.date_from)).to_numpy()
+    if filters.date_to:
+        mask &= (papers["published"] <= pd.Timestamp(filters.date_to)).to_numpy()
+    if filters.query.strip():
+        mask &= (
+            searched if searched is not None else search_mask(papers["search_text"], filters.query)
+        )
+    return mask
+
+
+def describe_filters(filters: Filters, facts: ViewFacts) -> str:
+    """One line naming the active filters, used as the subtitle of exported charts."""
+    parts = []
+    if filters.themes:
+        parts.append("themes: " + ", ".join(facts.theme_names.get(t, t) for t in filters.themes))
+    if filters.clusters:
+        parts.append(
+            "clusters: " + ", ".join(facts.cluster_labels.get(c, str(c)) for c in filters.clusters)
+        )
+    if filters.date_from or filters.date_to:
+        parts.append(f"dates: {filters.date_from or '…'} to {filters.date_to or '…'}")
+    if filters.query.strip():
+        parts.append(f'search: "{filters.query.strip()}"')
+    return "; ".join(parts) if parts else "all papers"
+
+
+def counts_by_period(
+    papers: pd.DataFrame,
+    period_kind: str,
+    by: str = "theme_id",
+    totals_from: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Papers per period and group (`by` = theme_id or cluster_id), every period x group filled.
+
+    Columns: period, group, n_papers, n_period_total, share, is_sparse. `n_period_total` counts
+    the dated papers of `totals_from` (default `papers`) in the period; `share` = n_papers /
+    n_period_total; `is_sparse` marks periods with fewer than SPARSE_MIN_PAPERS dated papers.
+    Periods run without gaps from the first to the last dated paper.
+    """
+    totals_src = papers if totals_from is None else totals_from
+    dated = papers[papers[period_kind].notna()]
+    all_dated = totals_src[totals_src[period_kind].notna()]
+    periods = _period_range(all_dated["published"], period_kind)
+    groups = sorted(dated[by].unique().tolist())
+    counts = dated.groupby([period_kind, by]).size()
+    index = pd.MultiIndex.from_product([periods, groups], names=["period", "group"])
+    frame = counts.reindex(index, fill_value=0).rename("n_papers").reset_index()
+    totals = all_dated.groupby(period_kind).size().reindex(periods, fill_value=0)
+    frame["n_period_total"] = frame["period"].map(totals).astype(int)
+    frame["share"] = frame["n_papers"] / frame["n_period_total"].clip(lower=1)
+    frame["is_sparse"] = frame["n_period_total"] < SPARSE_MIN_PAPERS
+    frame["n_papers"] = frame["n_papers"].astype(int)
+    return frame
+
+
+def _period_range(published: pd.Series, kind: str) -> list[str]:
+    """Every period label from the earliest to the latest date, without gaps."""
+    stamps = pd.to_datetime(published).dropna()
+    if stamps.empty:
+        return []
+    freq = {"month": "M", "quarter": "Q", "year": "Y"}[kind]
+    span = pd.period_range(stamps.min().to_period(freq), stamps.max().to_period(freq), freq=freq)
+    starts = pd.Series(span.start_time)
+    return period_labels(starts, kind).tolist()
+
+
+def growth_by_group(
+    papers: pd.DataFrame,
+    by: str,
+    period_kind: str = "quarter",
+    totals_from: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per group: n_papers, papers in the last period and in the one before, and growth.
+
+    `growth` = (n_last - n_previous) / max(n_previous, 1); `is_sparse` when the last two
+    periods together hold fewer than SPARSE_MIN_PAPERS dated papers in total.
+    """
+    counts = counts_by_period(papers, period_kind, by, totals_from)
+    size = papers.groupby(by).size().rename("n_papers")
+    periods = counts["period"].drop_duplicates().tolist()
+    out = pd.DataFrame({"n_papers": size})
+    if len(periods) >= 2:
+        last, prev = periods[-1], periods[-2]
+        pivot = counts.pivot(index="group", columns="period", values="n_papers")
+        out["last_period"] = last
+        out["n_last"] = pivot[last].reindex(out.index).fillna(0).astype(int)
+        out["n_previous"] = pivot[prev].reindex(out.index).fillna(0).astype(int)
+        totals = counts.drop_duplicates("period").set_index("period")["n_period_total"]
+        sparse = int(totals[last] + totals[prev]) < SPARSE_MIN_PAPERS
+    else:
+        out["last_period"] = periods[-1] if periods else ""
+        out["n_last"] = out["n_papers"] if periods else 0
+        out["n_previous"] = 0
+        sparse = True
+    out["growth"] = (out["n_last"] - out["n_previous"]) / out["n_previous"].clip(lower=1)
+    out["is_sparse"] = sparse
+    return out.reset_index().rename(columns={"index": by})
+
+
+def theme_summary(
+    papers: pd.DataFrame, themes: pd.DataFrame, period_kind: str = "quarter"
+) -> pd.DataFrame:
+    """Theme sizes with growth: theme_id, name, n_papers, n_last, n_previous, growth, is_sparse."""
+    growth = growth_by_group(papers, "theme_id", period_kind)
+    out = themes[["theme_id", "name"]].merge(growth, on="theme_id", how="inner")
+    return out.sort_values("n_papers", ascending=False).reset_index(drop=True)
+
+
+def cluster_summary(
+    papers: pd.DataFrame, clusters: pd.DataFrame, period_kind: str = "quarter"
+) -> pd.DataFrame:
+    """One row per cluster present in `papers`: label, theme, size, date span, growth, keywords."""
+    if papers.empty:
+        return pd.DataFrame(
+            columns=[
+                "cluster_id",
+                "label",
+                "theme_name",
+                "n_papers",
+                "first",
+                "last",
+                "growth",
+                "keywords_text",
+                "is_sparse",
+                "is_changed",
+            ]
+        )
+    growth = growth_by_group(papers, "cluster_id", period_kind, totals_from=papers)
+    span = papers.groupby("cluster_id")["published"].agg(first="min", last="max").reset_index()
+    out = (
+        clusters[["cluster_id", "label", "theme_name", "keywords_text", "is_changed"]]
+        .merge(growth, on="cluster_id", how="inner")
+        .merge(span, on="cluster_id", how="left")
+    )
+    cols = [
+        "cluster_id",
+        "label",
+        "theme_name",
+        "n_papers",
+        "first",
+        "last",
+        "n_last",
+        "n_previous",
+        "growth",
+        "keywords_text",
+        "is_sparse",
+        "is_changed",
+    ]
+    return out[cols].sort_values("n_papers", ascending=False).reset_index(drop=True)
+
+
+def cluster_centres(papers: pd.DataFrame, max_labels: int | None = None) -> pd.DataFrame:
+    """Median map position, size and label per assigned cluster, largest first."""
+    assigned = papers[papers["cluster_id"] != UNASSIGNED]
+    if assigned.empty:
+        return pd.DataFrame(columns=["cluster_id", "map_x", "map_y", "n_papers", "label"])
+    centres = assigned.groupby("cluster_id").agg(
+        map_x=("map_x", "median"),
+        map_y=("map_y", "median"),
+        n_papers=("paper_id", "size"),
+        label=("cluster_label", "first"),
+    )
+    centres = centres.sort_values("n_papers", ascending=False).reset_index()
+    return centres.head(max_labels) if max_labels else centres
+
+
+def theme_mix(papers: pd.DataFrame) -> pd.DataFrame:
+    """Share of each theme among `papers`: theme_id, theme_name, n_papers, share."""
+    mix = papers.groupby(["theme_id", "theme_name"]).size().rename("n_papers").reset_index()
+    mix["share"] = mix["n_papers"] / max(len(papers), 1)
+    return mix.sort_values("n_papers", ascending=False).reset_index(drop=True)
+
+
+def keyword_counts(papers: pd.DataFrame, keywords: list[str]) -> pd.DataFrame:
+    """How many of `papers` mention each keyword in title or abstract (keyword order kept)."""
+    text = (papers["title"] + " " + papers["abstract"]).str.lower()
+    rows = [
+        {"keyword": kw, "n_papers": int(text.str.contains(kw.lower(), regex=False).sum())}
+        for kw in keywords
+    ]
+    return pd.DataFrame(rows, columns=["keyword", "n_papers"])
+
+
+def cluster_papers(
+    papers: pd.DataFrame, cluster_id: int, representative_ids: list[str], sort: str = "relevance"
+) -> pd.DataFrame:
+    """The papers of one cluster, representative papers first when sorting by relevance.
+
+    `sort` = "relevance" (representative rank, then membership strength) or "date" (newest first).
+    Adds `is_representative`.
+    """
+    members = papers[papers["cluster_id"] == cluster_id].copy()
+    rank = {pid: i for i, pid in enumerate(representative_ids)}
+    members["is_representative"] = members["paper_id"].isin(rank)
+    if sort == "date":
+        return members.sort_values("published", ascending=False, na_position="last")
+    members["_rank"] = members["paper_id"].map(rank).fillna(len(rank))
+    members = members.sort_values(["_rank", "cluster_probability"], ascending=[True, False])
+    return members.drop(columns="_rank")
+
+
+def period_papers(
+    papers: pd.DataFrame, period_kind: str, period: str, by: str, group
+) -> pd.DataFrame:
+    """Papers of one group (theme or cluster) published in one period, newest first."""
+    chosen = papers[(papers[period_kind] == period) & (papers[by] == group)]
+    return chosen.sort_values("published", ascending=False)
+
+
+def nearest_rows(
+    embeddings: np.ndarray, row: int, k: int = 10, candidates: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the `k` papers most similar (cosine) to paper `row`, and their similarities.
+
+    `embeddings` should be unit-length rows (see `unit_rows`); `candidates` optionally limits
+    the search to some rows. The paper itself is never returned.
+    """
+    query = np.asarray(embeddings[row], dtype=np.float32)
+    pool = np.arange(len(embeddings)) if candidates is None else np.asarray(candidates)
+    sims = np.asarray(embeddings[pool] @ query if candidates is not None else embeddings @ query)
+    sims = np.where(pool == row, -np.inf, sims)
+    k = min(k, max(len(pool) - 1, 0))
+    if k <= 0:
+        return np.array([], dtype=int), np.array([], dtype=np.float32)
+    top = np.argpartition(-sims, k - 1)[:k]
+    top = top[np.argsort(-sims[top])]
+    return pool[top], sims[top]
+
+
+def unit_rows(embeddings: np.ndarray) -> np.ndarray:
+    """Float32 copy of `embeddings` with unit-length rows (zero rows stay zero)."""
+    emb = np.asarray(embeddings, dtype=np.float32)
+    norms = np.linalg.norm(emb, axis=1, keepdims=True)
+    return emb / np.where(norms == 0, 1, norms)
+
+
+def paper_table(papers: pd.DataFrame) -> pd.DataFrame:
+    """The columns a paper list shows (plain text; rendered by st.dataframe, never as HTML)."""
+    return pd.DataFrame(
+        {
+            "paper_id": papers["paper_id"],
+            "title": papers["title"],
+            "date": papers["date"],
+            "authors": papers["authors_text"],
+            "cluster": papers["cluster_label"],
+            "theme": papers["theme_name"],
+            "link": papers["url"].where(papers["url"].fillna("").str.match(r"^https?://"), None),
+        }
+    ).reset_index(drop=True)

@@ -1,0 +1,208 @@
+"""End to end: a real `streamlit run` server on 127.0.0.1 driven by headless Debian Chromium
+through Playwright; opens every page, applies a filter, opens a cluster, saves screenshots."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.run_factory import SCRIPT_TITLE, make_run
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "tests" / "e2e_screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# The app is idle when its status widget no longer says "Running" and no skeleton is left.
+IDLE_JS = """() => {
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  if (status && status.innerText.includes('Running')) return false;
+  return !document.querySelector('[data-testid^="stSkeleton"], [data-testid="stAppSkeleton"]');
+}"""
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"{CHROMIUM} is absent: install it with "
+        "`apt-get install -y chromium chromium-driver` (or `make browser`)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("e2e_runs")
+    make_run(runs, 75, seed=0)
+    port = _free_port()
+    env = {**os.environ, "RTE_RUNS_DIR": str(runs)}
+    log = open(tmp_path_factory.mktemp("e2e_log") / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "dashboard" / "app.py"),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit server did not start")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _settle(page) -> None:
+    """Wait until the app has finished running its script."""
+    page.wait_for_timeout(400)
+    page.wait_for_function(IDLE_JS, timeout=60_000)
+    page.wait_for_timeout(800)
+
+
+def test_real_app_in_headless_chromium(server):
+    """Every page renders in a real browser, a filter narrows the view, a cluster opens from its
+    URL, a chart downloads as a 3200x1800 PNG, the <script> title shows as text (no dialog
+    fires), and screenshots are saved."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    dialogs = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 2000})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(server + "/", timeout=120_000)  # warm the first load once
+            page.get_by_role("heading", name="Overview").wait_for(timeout=120_000)
+            _settle(page)
+            page.screenshot(path=str(SHOTS / "01_overview.png"), full_page=True)
+
+            for n, (path, heading) in enumerate(
+                [("map", "Paper map"), ("timelines", "Timelines"), ("clusters", "Clusters")],
+                start=2,
+            ):
+                page.goto(f"{server}/{path}", timeout=60_000)
+                page.get_by_role("heading", name=heading).wait_for(timeout=60_000)
+                _settle(page)
+                if path != "clusters":
+                    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+                    page.wait_for_timeout(1000)  # let Plotly draw
+                page.screenshot(path=str(SHOTS / f"{n:02d}_{path}.png"), full_page=True)
+            assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+
+            page.goto(f"{server}/map", timeout=60_000)  # lasso around the whole map
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            _settle(page)
+            box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+            # keep clear of the legend along the top edge
+            x0, y0 = box["x"] + 0.05 * box["width"], box["y"] + 0.15 * box["height"]
+            x1, y1 = box["x"] + 0.95 * box["width"], box["y"] + 0.97 * box["height"]
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 2)):
+                page.mouse.move(x, y, steps=8)
+            page.mouse.up()
+            page.get_by_text("selected papers").first.wait_for(timeout=60_000)
+            _settle(page)
+            page.screenshot(path=str(SHOTS / "08_map_lasso.png"), full_page=True)
+
+            page.goto(f"{server}/timelines", timeout=60_000)
+            page.get_by_role("heading", name="Timelines").wait_for(timeout=60_000)
+            _settle(page)
+            page.get_by_role("button", name="Export chart").first.click()
+            with page.expect_download(timeout=120_000) as download:
+                page.get_by_role("button", name="PNG (1600×900, 2×)").click()
+            png = Path(download.value.path()).read_bytes()
+            assert png[:8] == b"\x89PNG\r\n\x1a\n"
+            assert struct.unpack(">II", png[16:24]) == (3200, 1800)
+            page.keyboard.press("Escape")
+            _settle(page)
+            # clicking a point of the timeline lists that theme's papers of that period
+            page.locator(".js-plotly-plot .scatterlayer .points path").nth(3).click(force=True)
+            page.get_by_text(re.compile(r"^\d+ papers$")).first.wait_for(timeout=60_000)
+            _settle(page)
+            page.screenshot(path=str(SHOTS / "09_timeline_click.png"), full_page=True)
+
+            page.goto(f"{server}/map", timeout=60_000)
+            page.get_by_role("heading", name="Paper map").wait_for(timeout=60_000)
+            _settle(page)
+            search = page.get_by_label("Search title, abstract, authors")
+            search.fill("mixture")
+            search.press("Enter")
+            page.get_by_text("Showing", exact=False).first.wait_for(timeout=60_000)
+            _settle(page)
+            assert "q=mixture" in page.url
+            page.screenshot(path=str(SHOTS / "05_map_filtered.png"), full_page=True)
+            shared_url = page.url
+            other = browser.new_context().new_page()  # another "browser": the URL restores it
+            other.goto(shared_url, timeout=60_000)
+            other.get_by_text("Showing", exact=False).first.wait_for(timeout=60_000)
+            assert other.get_by_label("Search title, abstract, authors").input_value() == "mixture"
+            other.close()
+
+            page.goto(f"{server}/clusters?cluster=1", timeout=60_000)
+            page.get_by_text("All 1", exact=False)  # noqa: B018 - locator only
+            page.get_by_role("button", name="← All clusters").wait_for(timeout=60_000)
+            _settle(page)
+            assert page.get_by_text("Representative papers").count() == 1
+            page.screenshot(path=str(SHOTS / "06_cluster.png"), full_page=True)
+
+            page.goto(f"{server}/map?paper=arxiv:2501.00000", timeout=60_000)
+            page.get_by_text("Nearest papers by embedding").wait_for(timeout=60_000)
+            _settle(page)
+            body = page.inner_text("body")
+            assert SCRIPT_TITLE in body
+            page.screenshot(path=str(SHOTS / "07_paper_detail.png"), full_page=True)
+        finally:
+            browser.close()
+    assert dialogs == [], f"a script in paper text ran: {dialogs}"

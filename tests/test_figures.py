@@ -1,0 +1,137 @@
+"""Figure builders tested as data (fig.to_dict())."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import figures, transforms
+from pipeline import contract
+from tests.run_factory import make_run
+
+
+@pytest.fixture(scope="module")
+def papers(tmp_path_factory) -> pd.DataFrame:
+    folder = tmp_path_factory.mktemp("runs")
+    make_run(folder, 150, seed=5)
+    return transforms.paper_view(contract.read_run(folder).tables)
+
+
+def arr(value) -> np.ndarray:
+    """A trace array from fig.to_dict(): plain list or Plotly's base64 typed array."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
+
+
+def _points(fig: dict, name: str | None = None) -> int:
+    return sum(
+        len(arr(t["x"]))
+        for t in fig["data"]
+        if t["type"] == "scattergl" and (name is None or t["name"] == name)
+    )
+
+
+def test_map_draws_every_paper_once(papers):
+    """Every paper is one WebGL point; customdata holds its row; unassigned papers are muted."""
+    fig = figures.map_figure(papers).to_dict()
+    assert _points(fig) == len(papers)
+    rows = np.concatenate([arr(t["customdata"]) for t in fig["data"] if t["type"] == "scattergl"])
+    assert sorted(rows.tolist()) == list(range(len(papers)))
+    unassigned = next(t for t in fig["data"] if t["name"] == "unassigned")
+    assert unassigned["marker"]["color"] == figures.MUTED
+    assert len(arr(unassigned["x"])) == int((papers["cluster_id"] == -1).sum())
+
+
+def test_map_filtered_papers_are_faint_context(papers):
+    """Papers outside the filters go to one faint 'filtered out' trace."""
+    shown = (papers["theme_id"] == "control").to_numpy()
+    fig = figures.map_figure(papers, shown=shown).to_dict()
+    context = next(t for t in fig["data"] if t["name"] == "filtered out")
+    assert len(arr(context["x"])) == int((~shown).sum())
+    assert context["marker"]["opacity"] < 0.5
+    assert _points(fig) - len(arr(context["x"])) == int(shown.sum())
+
+
+def test_map_colour_by_theme_or_cluster(papers):
+    """By theme: one trace per theme present; by cluster: one trace with a colour per point."""
+    by_theme = figures.map_figure(papers, color_by="theme").to_dict()
+    assigned = papers[papers["cluster_id"] != -1]
+    names = {t["name"] for t in by_theme["data"] if t["type"] == "scattergl"} - {"unassigned"}
+    assert names == set(assigned["theme_name"])
+    by_cluster = figures.map_figure(papers, color_by="cluster").to_dict()
+    traces = [t for t in by_cluster["data"] if t.get("legendgroup") == "papers"]
+    colours = np.concatenate([arr(t["marker"]["color"]) for t in traces])
+    rows = np.concatenate([arr(t["customdata"]) for t in traces])
+    assert len(colours) == len(assigned)
+    ids = papers["cluster_id"].to_numpy()[rows]
+    for cid in np.unique(ids):
+        assert len(set(colours[ids == cid])) == 1
+    assert len(set(colours)) == len(np.unique(ids))
+
+
+def test_map_labels_at_cluster_centres(papers):
+    """Cluster labels sit at the median position of their papers, HTML-escaped."""
+    centres = transforms.cluster_centres(papers)
+    fig = figures.map_figure(papers, centres=centres).to_dict()
+    labels = fig["layout"]["annotations"]
+    first = papers[papers["cluster_id"] == centres["cluster_id"].iloc[0]]
+    assert labels[0]["x"] == pytest.approx(first["map_x"].median())
+    assert labels[0]["y"] == pytest.approx(first["map_y"].median())
+    assert len(labels) == papers.loc[papers["cluster_id"] != -1, "cluster_id"].nunique()
+    assert "<" not in "".join(a["text"] for a in labels)
+
+
+def test_map_zooms_to_a_cluster(papers):
+    """Highlighting a cluster sets the axes to that cluster's extent."""
+    fig = figures.map_figure(papers, highlight_cluster=1).to_dict()
+    members = papers[papers["cluster_id"] == 1]
+    x0, x1 = fig["layout"]["xaxis"]["range"]
+    assert x0 < members["map_x"].min() and x1 > members["map_x"].max()
+    assert x1 - x0 < papers["map_x"].max() - papers["map_x"].min()
+
+
+def test_timeline_marks_sparse_periods(papers):
+    """Sparse periods get a grey band and hollow markers; others solid."""
+    counts = transforms.counts_by_period(papers, "month", "theme_id")
+    fig = figures.timeline_figure(counts).to_dict()
+    sparse = counts.loc[counts["is_sparse"], "period"].drop_duplicates()
+    assert len(fig["layout"].get("shapes", [])) == len(sparse)
+    periods = counts["period"].drop_duplicates().tolist()
+    symbols = fig["data"][0]["marker"]["symbol"]
+    for period, symbol in zip(periods, symbols, strict=True):
+        assert (symbol == "circle-open") == (period in set(sparse))
+
+
+def test_timeline_styles_and_measures(papers):
+    """Stacked areas use one stack group; share mode plots shares with a percent axis."""
+    counts = transforms.counts_by_period(papers, "quarter", "theme_id")
+    area = figures.timeline_figure(counts, style="area", measure="share").to_dict()
+    assert {t.get("stackgroup") for t in area["data"]} == {"one"}
+    assert area["layout"]["yaxis"]["tickformat"] == ".0%"
+    first = area["data"][0]
+    group = counts["group"].drop_duplicates().sort_values().iloc[0]
+    assert arr(first["y"]).tolist() == pytest.approx(
+        counts.loc[counts["group"] == group, "share"].tolist()
+    )
+    lines = figures.timeline_figure(counts).to_dict()
+    assert len(lines["data"]) == counts["group"].nunique()
+    assert all(t["mode"] == "lines+markers" for t in lines["data"])
+
+
+def test_theme_sizes_and_bars(papers):
+    """Theme bars carry each theme's size; keyword and mix bars keep the given order, top first."""
+    themes = pd.DataFrame({"theme_id": sorted(papers["theme_id"].unique())})
+    themes["name"] = themes["theme_id"]
+    summary = transforms.theme_summary(papers, themes)
+    fig = figures.theme_sizes_figure(summary).to_dict()
+    sizes = dict(
+        zip(arr(fig["data"][0]["y"]).tolist(), arr(fig["data"][0]["x"]).tolist(), strict=True)
+    )
+    assert sizes == dict(zip(summary["name"], summary["n_papers"], strict=True))
+    kw = pd.DataFrame({"keyword": ["a<b", "c"], "n_papers": [5, 2]})
+    bars = figures.keyword_figure(kw).to_dict()["data"][0]
+    assert arr(bars["y"]).tolist() == ["c", "a&lt;b"] and arr(bars["x"]).tolist() == [2, 5]

@@ -1,0 +1,168 @@
+"""Pure pandas views of the dashboard: filters, period counts, growth, clusters, nearest papers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import transforms
+from dashboard.transforms import Filters, ViewFacts
+from pipeline import contract
+from tests.run_factory import SCRIPT_TITLE, make_run
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> contract.Run:
+    folder = tmp_path_factory.mktemp("runs")
+    make_run(folder, 120, seed=3)
+    return contract.read_run(folder)
+
+
+@pytest.fixture(scope="module")
+def papers(run) -> pd.DataFrame:
+    return transforms.paper_view(run.tables)
+
+
+def test_paper_view_one_row_per_paper(run, papers):
+    """The joined view keeps every paper once, in papers order, with its assignment and names."""
+    assert papers["paper_id"].tolist() == run.papers["paper_id"].tolist()
+    assert (papers["row"].to_numpy() == np.arange(len(papers))).all()
+    assert (papers["cluster_id"].to_numpy() == run.assignments["cluster_id"].to_numpy()).all()
+    assert (papers.loc[papers["cluster_id"] == -1, "cluster_label"] == "Unassigned").all()
+    names = run.themes.set_index("theme_id")["name"]
+    assert (papers["theme_name"] == papers["theme_id"].map(names)).all()
+
+
+def test_filters_combine(papers):
+    """Each filter restricts the papers, and filters combine with AND."""
+    theme = papers["theme_id"].iloc[1]
+    cluster = int(papers["cluster_id"].iloc[1])
+    day = dt.date(2025, 1, 1)
+    mask = transforms.filter_mask(
+        papers, Filters(themes=(theme,), clusters=(cluster,), date_from=day)
+    )
+    expected = (
+        (papers["theme_id"] == theme)
+        & (papers["cluster_id"] == cluster)
+        & (papers["published"] >= pd.Timestamp(day))
+    )
+    assert (mask == expected.to_numpy()).all()
+    assert transforms.filter_mask(papers, Filters()).all()
+
+
+def test_search_needs_every_word_any_field(papers):
+    """Search is case-insensitive, over title/abstract/authors, and needs every word."""
+    author = papers["authors"].iloc[4][0]
+    by_author = transforms.search_mask(papers["search_text"], author.upper())
+    assert by_author[4]
+    text = (papers["title"] + " " + papers["abstract"] + " " + papers["authors_text"]).str.lower()
+    words = author.lower().split()
+    expected = text.map(lambda t: all(w in t for w in words)).to_numpy()
+    assert (by_author == expected).all()
+    both = transforms.search_mask(papers["search_text"], "data mixture")
+    only_one = transforms.search_mask(papers["search_text"], "data")
+    assert both.sum() <= only_one.sum()
+    assert not transforms.search_mask(papers["search_text"], "zzzz-nothing").any()
+
+
+def test_counts_by_period_fill_gaps_and_add_up(papers):
+    """Period counts cover every period between the first and last date and sum to the papers."""
+    counts = transforms.counts_by_period(papers, "month", "theme_id")
+    periods = counts["period"].drop_duplicates().tolist()
+    first, last = papers["published"].min(), papers["published"].max()
+    assert periods[0] == f"{first:%Y-%m}" and periods[-1] == f"{last:%Y-%m}"
+    assert len(periods) == (last.year - first.year) * 12 + last.month - first.month + 1
+    assert counts["n_papers"].sum() == papers["published"].notna().sum()
+    per_period = counts.groupby("period")["share"].sum()
+    assert np.allclose(per_period[counts.groupby("period")["n_period_total"].first() > 0], 1.0)
+    assert (counts["is_sparse"] == (counts["n_period_total"] < transforms.SPARSE_MIN_PAPERS)).all()
+
+
+def test_period_labels():
+    """Dates map to month, quarter and year labels; missing dates stay missing."""
+    dates = pd.Series(pd.to_datetime(["2024-02-10", None, "2025-11-30"]))
+    assert transforms.period_labels(dates, "month").tolist() == ["2024-02", None, "2025-11"]
+    assert transforms.period_labels(dates, "quarter").tolist() == ["2024-Q1", None, "2025-Q4"]
+    assert transforms.period_labels(dates, "year").tolist() == ["2024", None, "2025"]
+
+
+def test_growth_compares_last_two_periods():
+    """Growth is (last - previous) / previous over the last two periods."""
+    frame = pd.DataFrame(
+        {
+            "published": pd.to_datetime(["2024-01-05"] * 2 + ["2024-02-05"] * 6 + ["2024-02-06"]),
+            "theme_id": ["a", "a"] + ["a"] * 6 + ["b"],
+        }
+    )
+    frame["month"] = transforms.period_labels(frame["published"], "month")
+    growth = transforms.growth_by_group(frame, "theme_id", "month").set_index("theme_id")
+    assert growth.loc["a", "n_previous"] == 2 and growth.loc["a", "n_last"] == 6
+    assert growth.loc["a", "growth"] == pytest.approx(2.0)
+    assert growth.loc["b", "growth"] == pytest.approx(1.0)
+
+
+def test_cluster_summary_sizes(papers, run):
+    """The cluster summary counts each cluster's papers and spans its dates."""
+    summary = transforms.cluster_summary(papers, transforms.cluster_view(run.tables)).set_index(
+        "cluster_id"
+    )
+    sizes = papers.groupby("cluster_id").size()
+    assert (summary["n_papers"].sort_index() == sizes.sort_index()).all()
+    first = papers.groupby("cluster_id")["published"].min()
+    assert (summary["first"].sort_index() == first.sort_index()).all()
+
+
+def test_cluster_papers_representatives_first(papers):
+    """Sorting by relevance puts the representative papers first, in their order."""
+    members = papers[papers["cluster_id"] == 0]
+    reps = members["paper_id"].iloc[[2, 0]].tolist()
+    ordered = transforms.cluster_papers(papers, 0, reps, "relevance")
+    assert ordered["paper_id"].tolist()[:2] == reps
+    assert set(ordered["paper_id"]) == set(members["paper_id"])
+    by_date = transforms.cluster_papers(papers, 0, reps, "date")
+    assert by_date["published"].is_monotonic_decreasing
+
+
+def test_nearest_rows_by_cosine():
+    """Nearest papers are the most similar rows, best first, never the paper itself."""
+    emb = transforms.unit_rows(
+        np.array([[1, 0], [0.9, 0.1], [0, 1], [0.5, 0.5], [1, 0.01]], dtype=float)
+    )
+    rows, sims = transforms.nearest_rows(emb, 0, k=2)
+    assert rows.tolist() == [4, 1]
+    assert sims[0] >= sims[1]
+    rows, _ = transforms.nearest_rows(emb, 0, k=10)
+    assert 0 not in rows and len(rows) == 4
+
+
+def test_escape_markdown_neutralises_markup():
+    """Escaped text has no live Markdown, HTML or LaTeX markup left."""
+    escaped = transforms.escape_markdown(SCRIPT_TITLE)
+    for markup in (r"<", r">", r"\*", r"\$", r"\(", r"\^"):
+        assert not re.search(r"(?<!\\)" + markup, escaped), markup
+    assert escaped.replace("\\", "") == SCRIPT_TITLE
+
+
+def test_describe_filters_names_everything():
+    """The export subtitle names every active filter with readable names."""
+    facts = ViewFacts(theme_names={"rl": "RL post-training"}, cluster_labels={3: "reward models"})
+    text = transforms.describe_filters(
+        Filters(themes=("rl",), clusters=(3,), date_from=dt.date(2025, 1, 1), query="dpo"), facts
+    )
+    assert (
+        "RL post-training" in text
+        and "reward models" in text
+        and "2025-01-01" in text
+        and "dpo" in text
+    )
+    assert transforms.describe_filters(Filters(), facts) == "all papers"
+
+
+def test_hover_text_is_html_escaped(papers):
+    """Map hover text escapes paper text, because Plotly renders some HTML tags."""
+    assert "<script>" not in papers["hover"].iloc[0]
+    assert "&lt;script&gt;" in papers["hover"].iloc[0]
