@@ -1,0 +1,136 @@
+"""Presenter page: full width for a projector, one cluster at a time in large type (label, size,
+theme, keywords, small timeline, top papers) with the decision controls, next / previous, the
+progress ("7 of 18") and an agenda that can be narrowed to the clusters still undecided."""
+
+import streamlit as st
+
+from dashboard import data_access, figures, review_ui, transforms, widgets
+from dashboard.meeting_pack import cluster_order
+from dashboard.transforms import escape_markdown
+from pipeline import decisions as D
+
+POS = "_presenter_position"  # cluster key on screen (survives reorders of the agenda)
+
+ctx = widgets.view()
+review = data_access.review_state(ctx.run_id)
+seen = review_ui.begin(review)
+themes = dict(zip(ctx.tables["themes"]["theme_id"], ctx.tables["themes"]["name"], strict=True))
+
+st.markdown(  # static CSS only: large type for a projector
+    "<style>[data-testid='stMain'] .block-container{max-width:100%;padding-top:1.5rem}"
+    "[data-testid='stMain'] h1{font-size:3.2rem !important}"
+    "[data-testid='stMain'] .stMarkdown p,[data-testid='stMain'] .stMarkdown li"
+    "{font-size:1.45rem}</style>",
+    unsafe_allow_html=True,
+)
+review_ui.flash()
+with st.expander("Reviewer", expanded=not review_ui.known_reviewer()):
+    reviewer = review_ui.reviewer_input()
+undecided_only = st.toggle(
+    "Agenda: only clusters still needing a decision (unreviewed)", key="presenter_undecided"
+)
+agenda = cluster_order(review.clusters)
+if undecided_only:
+    agenda = agenda[agenda["status"] == "unreviewed"]
+if agenda.empty:
+    st.title("Nothing left on the agenda")
+    st.markdown(
+        "Every cluster has a decision. Switch the agenda filter off to go through them again."
+    )
+    st.stop()
+
+keys = agenda["cluster_key"].tolist()
+current = st.session_state.get(POS)
+index = (
+    keys.index(current)
+    if current in keys
+    else min(st.session_state.get(POS + "_i", 0), len(keys) - 1)
+)
+st.session_state[POS], st.session_state[POS + "_i"] = keys[index], index
+
+
+def _go(step: int) -> None:
+    new = (index + step) % len(keys)
+    st.session_state[POS], st.session_state[POS + "_i"] = keys[new], new
+
+
+row = agenda.iloc[index]
+cluster_id = int(row["cluster_id"])
+nav_prev, progress, nav_next = st.columns([1, 4, 1])
+nav_prev.button("← Previous", on_click=_go, args=(-1,), key="presenter_prev", width="stretch")
+progress.progress((index + 1) / len(keys), text=f"{index + 1} of {len(keys)}")
+nav_next.button("Next →", on_click=_go, args=(1,), key="presenter_next", width="stretch")
+
+st.title(escape_markdown(row["label"]) + (" ✎" if row["is_edited"] else ""))
+st.markdown(
+    escape_markdown(
+        f"{row['n_papers']} papers · theme: {themes.get(row['theme_id'], row['theme_id'])} · "
+        f"status: {row['status']}"
+    )
+)
+st.markdown("**Keywords:** " + escape_markdown(", ".join(row["keywords"][:8])))
+decide = review_ui.Decider(review, seen, reviewer)
+
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("**Top papers**")
+    members = ctx.papers[ctx.papers["cluster_id"] == cluster_id]
+    top = transforms.cluster_papers(
+        members, cluster_id, list(row["representative_paper_ids"]), "relevance"
+    )
+    for rec in top.head(6).itertuples(index=False):
+        st.markdown("- " + escape_markdown(f"{rec.title} ({rec.date})"))
+    for note in row["notes"]:
+        st.markdown("📝 " + escape_markdown(note))
+with right:
+    counts = transforms.counts_by_period(members, "quarter", "cluster_id", totals_from=ctx.papers)
+    if len(counts):
+        st.plotly_chart(
+            figures.timeline_figure(counts, names={cluster_id: row["label"]}, height=260),
+            key="presenter_timeline",
+            config={"displaylogo": False},
+        )
+
+st.markdown("**Decision**")
+b1, b2, b3, b4 = st.columns(4)
+for col, status, key in (
+    (b1, "accepted", "presenter_accept"),
+    (b2, "needs work", "presenter_needs_work"),
+    (b3, "rejected", "presenter_reject"),
+    (b4, "unreviewed", "presenter_reset"),
+):
+    if col.button(
+        status.capitalize(),
+        key=key,
+        width="stretch",
+        disabled=not reviewer,
+        type="primary" if row["status"] == status else "secondary",
+    ):
+        decide(D.set_status, cluster_id, status)
+r1, r2 = st.columns(2)
+with r1:
+    name = st.text_input(
+        "Rename", value=row["label"], key=f"presenter_label_{row['cluster_key']}_v{review.version}"
+    )
+    if st.button("Save name", key="presenter_rename", disabled=not reviewer):
+        decide(D.rename, cluster_id, name)
+with r2:
+    note = st.text_input("Note", key=f"presenter_note_{row['cluster_key']}_v{review.version}")
+    if st.button("Add note", key="presenter_note_go", disabled=not reviewer):
+        decide(D.add_note, cluster_id, note)
+
+with st.expander(f"Agenda ({len(keys)} clusters)"):
+    table = agenda[["cluster_id", "label", "n_papers", "status"]].reset_index(drop=True)
+    table.insert(0, "#", range(1, len(table) + 1))
+    picked = st.dataframe(
+        table,
+        hide_index=True,
+        key="presenter_agenda",
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    rows = picked.selection.rows if picked else []
+    if rows and rows[0] != index:
+        st.button(
+            f"Go to #{rows[0] + 1}", on_click=_go, args=(rows[0] - index,), key="presenter_jump"
+        )

@@ -1,0 +1,212 @@
+"""Review page: per cluster status, name, theme and notes; merge, split (preview, accept), move
+papers, the unassigned-papers queue, the filterable decision log and undo. Every decision goes
+to the review store (pipeline.decisions) and is refused when someone else changed the state
+since this page was drawn."""
+
+import streamlit as st
+
+from dashboard import data_access, review_ui, widgets
+from dashboard.transforms import escape_markdown
+from pipeline import decisions as D
+
+ctx = widgets.view()
+review = data_access.review_state(ctx.run_id)
+seen = review_ui.begin(review)  # the version this browser last saw (stale check)
+clusters = review.clusters
+labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
+themes = dict(zip(ctx.tables["themes"]["theme_id"], ctx.tables["themes"]["name"], strict=True))
+sizes = dict(zip(clusters["cluster_id"], clusters["n_papers"], strict=True))
+n_unassigned = int((review.assignments["cluster_id"] == D.UNASSIGNED).sum())
+
+st.title("Review")
+review_ui.flash()
+reviewer = review_ui.reviewer_input()
+st.caption(
+    f"Review version {review.version} · {len(review.log)} decisions logged · decisions are saved "
+    "at once and shown on every page (edited items are marked ✎). The global filters do not "
+    "apply here."
+)
+
+
+def _cluster_name(c):
+    if c == D.UNASSIGNED:
+        return f"Unassigned papers — queue to place ({n_unassigned})"
+    return f"{labels[c]} (#{c}, {sizes[c]} papers)"
+
+
+ordered = sorted(labels, key=lambda c: (c != D.UNASSIGNED, c))
+if D.UNASSIGNED not in labels:
+    ordered = [D.UNASSIGNED, *ordered]
+review_ui.select_cluster("review_cluster", ordered, ordered[1] if len(ordered) > 1 else ordered[0])
+cluster_id = st.selectbox(
+    "Cluster",
+    ordered,
+    format_func=_cluster_name,
+    key="review_cluster",
+)
+decide = review_ui.Decider(review, seen, reviewer)
+# Input widgets are keyed by cluster and review version: after any decision (or a refresh on
+# stale state) they show the current state instead of what was typed before.
+w = f"{cluster_id}_v{review.version}"
+
+if cluster_id == D.UNASSIGNED:
+    st.subheader("Unassigned papers")
+    st.caption("Papers no cluster took. Select some and place them in a cluster.")
+else:
+    row = review.cluster(cluster_id)
+    st.subheader(escape_markdown(row["label"]) + (" ✎" if row["is_edited"] else ""))
+    st.caption(
+        escape_markdown(
+            f"{row['n_papers']} papers · theme {themes.get(row['theme_id'], row['theme_id'])} · "
+            f"status {row['status']} · keywords: {', '.join(row['keywords'][:8])}"
+            + (
+                f" · originally '{row['original_label']}'"
+                if row["label"] != row["original_label"]
+                else ""
+            )
+        )
+    )
+    left, right = st.columns(2)
+    with left:
+        status = st.segmented_control(
+            "Status", list(D.STATUSES), default=row["status"], key=f"review_status_{w}"
+        )
+        if st.button("Save status", key=f"review_status_go_{cluster_id}", disabled=not reviewer):
+            decide(D.set_status, cluster_id, status or row["status"])
+        name = st.text_input("Name", value=row["label"], key=f"review_label_{w}")
+        if st.button("Rename", key=f"review_rename_{cluster_id}", disabled=not reviewer):
+            decide(D.rename, cluster_id, name)
+        theme_ids = list(themes) + ([] if "other" in themes else ["other"])
+        theme = st.selectbox(
+            "Theme",
+            theme_ids,
+            format_func=lambda t: themes.get(t, t),
+            index=theme_ids.index(row["theme_id"]) if row["theme_id"] in theme_ids else 0,
+            key=f"review_theme_{w}",
+        )
+        if st.button("Set theme", key=f"review_theme_go_{cluster_id}", disabled=not reviewer):
+            decide(D.set_theme, cluster_id, theme)
+    with right:
+        for note in row["notes"]:
+            st.text(f"• {note}")
+        text = st.text_area("Add a note", key=f"review_note_{w}", height=90)
+        if st.button("Add note", key=f"review_note_go_{cluster_id}", disabled=not reviewer):
+            decide(D.add_note, cluster_id, text)
+
+    with st.expander("Merge with other clusters"):
+        others = [c for c in ordered if c not in (cluster_id, D.UNASSIGNED)]
+        chosen = st.multiselect(
+            "Merge into this cluster", others, format_func=_cluster_name, key=f"review_merge_{w}"
+        )
+        merged_name = st.text_input(
+            "Name of the merged cluster (optional)", key=f"review_merge_name_{w}"
+        )
+        if st.button(
+            "Merge", key=f"review_merge_go_{cluster_id}", disabled=not (reviewer and chosen)
+        ):
+            decide(
+                D.merge,
+                [cluster_id, *chosen],
+                label=merged_name or None,
+                goto=lambda d: d.after["cluster_id"],
+            )
+
+    with st.expander("Split into sub-clusters", expanded=review_ui.has_preview(cluster_id)):
+        k = st.number_input(
+            "Number of parts",
+            min_value=2,
+            max_value=max(2, min(8, int(row["n_papers"]))),
+            value=2,
+            key=f"review_split_k_{w}",
+        )
+        if st.button("Preview split", key=f"review_split_preview_{cluster_id}"):
+            review_ui.preview_split(ctx.run_id, review, cluster_id, int(k))
+        preview = review_ui.current_preview(cluster_id, review)
+        if preview is not None:
+            names = []
+            for i, part in enumerate(preview.parts):
+                st.markdown(
+                    f"**Part {i + 1}** · {len(part['paper_ids'])} papers · "
+                    + escape_markdown(", ".join(part["keywords"][:6]))
+                )
+                names.append(
+                    st.text_input(
+                        f"Name of part {i + 1}",
+                        value=part["label"],
+                        key=f"review_split_name_{w}_{i}",
+                    )
+                )
+            st.dataframe(
+                preview.papers.assign(part=preview.papers["part"] + 1),
+                hide_index=True,
+                key=f"review_split_table_{cluster_id}",
+            )
+            a, b = st.columns(2)
+            if a.button(
+                "Accept split",
+                type="primary",
+                key=f"review_split_accept_{cluster_id}",
+                disabled=not reviewer,
+            ):
+                review_ui.drop_preview()
+                decide(D.accept_split, preview, labels=names)
+            if b.button("Discard preview", key=f"review_split_cancel_{cluster_id}"):
+                review_ui.drop_preview()
+                st.rerun()
+
+st.subheader("Papers" + (" to place" if cluster_id == D.UNASSIGNED else " in this cluster"))
+members = review_ui.member_table(review, cluster_id)
+picked = st.dataframe(
+    members,
+    hide_index=True,
+    key=f"review_papers_{w}",
+    on_select="rerun",
+    selection_mode="multi-row",
+    column_config={"moved": st.column_config.CheckboxColumn("moved ✎")},
+)
+rows = picked.selection.rows if picked else []
+selected = st.multiselect(
+    "Papers to move",
+    members["paper_id"].tolist(),
+    default=members["paper_id"].iloc[rows].tolist(),
+    format_func=dict(zip(members["paper_id"], members["title"], strict=True)).get,
+    key=f"review_move_papers_{w}",
+)
+destinations = [c for c in ordered if c != cluster_id]
+destination = st.selectbox(
+    "Move them to", destinations, format_func=_cluster_name, key=f"review_move_to_{w}"
+)
+if st.button(
+    "Move papers", key=f"review_move_go_{cluster_id}", disabled=not (reviewer and selected)
+):
+    decide(D.move, selected, destination)
+
+st.divider()
+st.subheader("Decision log")
+log_view = review_ui.log_filters(review.log)
+st.dataframe(
+    log_view,
+    hide_index=True,
+    key="review_log",
+    column_config={
+        "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")
+    },
+)
+effective = D.effective_decisions(review.log)
+if st.button(
+    "Undo last decision" + (f": {D.describe(effective[-1])}" if effective else ""),
+    key="review_undo",
+    disabled=not (reviewer and effective),
+):
+    decide(D.undo)
+
+st.divider()
+st.subheader("Meeting pack")
+st.caption(
+    "An offline HTML report, a PowerPoint deck and the decision log (CSV) of the reviewed state; "
+    "also `python -m dashboard pack`."
+)
+if st.button("Build meeting pack", key="review_pack", icon=":material/slideshow:"):
+    with st.spinner("Building the meeting pack…"):
+        review_ui.build_pack(ctx.run_id, review)
+review_ui.pack_downloads(review)

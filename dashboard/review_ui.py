@@ -1,0 +1,213 @@
+"""Screen pieces shared by the Review and Presenter pages: the reviewer name, the stale-state
+check around every decision, messages after a decision, split previews, the paper table of a
+cluster and the log filters. Session-state keys of the review live here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data_access
+from pipeline import decisions as D
+
+REVIEWER = "review_reviewer"  # widget key of the reviewer name
+_REVIEWER_KEPT = "_review_reviewer_name"  # survives page switches (widget state does not)
+_SEEN = "_review_seen_version_"  # + run id: the version this browser last drew
+_FLASH = "_review_flash"  # (kind, text) shown once after a decision
+_PREVIEW = "_review_split_preview"  # the pending SplitPreview
+_GOTO = "_review_goto"  # cluster id to select on the next run of the page
+
+
+def begin(review: D.ReviewState) -> int:
+    """Record that this run of the page draws `review`; return the version drawn last time
+    (a decision made now was made on that version)."""
+    key = _SEEN + review.run_id
+    seen = st.session_state.get(key, review.version)
+    st.session_state[key] = review.version
+    return seen
+
+
+def reviewer_input() -> str:
+    """The reviewer's name, remembered for the session; '' until given."""
+    if REVIEWER not in st.session_state:
+        st.session_state[REVIEWER] = st.session_state.get(_REVIEWER_KEPT, "")
+    name = st.text_input(
+        "Your name (saved with each decision)", key=REVIEWER, placeholder="e.g. Ada"
+    )
+    st.session_state[_REVIEWER_KEPT] = name
+    if not name.strip():
+        st.info("Enter your name to make decisions.")
+    return name.strip()
+
+
+def known_reviewer() -> str:
+    """The reviewer name given earlier in this session ('' when none)."""
+    return str(st.session_state.get(_REVIEWER_KEPT, "")).strip()
+
+
+def flash() -> None:
+    """Show the message left by the last decision (once)."""
+    kind, text = st.session_state.pop(_FLASH, (None, None))
+    if kind == "ok":
+        st.success(text, icon=":material/check:")
+    elif kind == "stale":
+        st.warning(text + " The page now shows the current state.", icon=":material/sync_problem:")
+        st.button("Refresh", key="review_refresh")
+    elif kind == "error":
+        st.error(text)
+
+
+class Decider:
+    """Makes one decision on the state this browser saw, then reruns the page.
+
+    `decide(D.rename, cluster_id, "name")` calls `D.rename(store, review, cluster_id, "name",
+    reviewer=...)`. A state that changed since the page was drawn is refused (StaleStateError),
+    and so is one that changes between this check and the write (the store checks again)."""
+
+    def __init__(self, review: D.ReviewState, seen: int, reviewer: str):
+        self.review, self.seen, self.reviewer = review, seen, reviewer
+
+    def __call__(self, action: Callable, *args, goto: Callable | None = None, **kwargs) -> None:
+        """`goto(decision)` may name the cluster to show next (e.g. the result of a merge)."""
+        try:
+            if self.seen != self.review.version:
+                raise D.StaleStateError(self.review.run_id, self.seen, self.review.version)
+            decision = action(
+                data_access.review_store(), self.review, *args, reviewer=self.reviewer, **kwargs
+            )
+        except D.StaleStateError as exc:
+            st.session_state[_FLASH] = ("stale", str(exc))
+        except D.ReviewError as exc:
+            st.session_state[_FLASH] = ("error", str(exc))
+        else:
+            st.session_state[_FLASH] = ("ok", f"Saved: {D.describe(decision)}")
+            if goto is not None:
+                st.session_state[_GOTO] = goto(decision)
+        st.rerun()
+
+
+def select_cluster(widget_key: str, options: list[int], default: int) -> None:
+    """Before the cluster picker is drawn: show the cluster a decision asked for, else keep the
+    current choice while it exists (a merge elsewhere may have removed it), else `default`."""
+    if _GOTO in st.session_state:
+        st.session_state[widget_key] = st.session_state.pop(_GOTO)
+    if st.session_state.get(widget_key) not in options:
+        st.session_state[widget_key] = default
+
+
+def preview_split(run_id: str, review: D.ReviewState, cluster_id: int, k: int) -> None:
+    """Compute a split preview (seeded KMeans on the stored embeddings) and keep it."""
+    try:
+        preview = D.preview_split(data_access.load_run(run_id), review, cluster_id, k)
+    except D.ReviewError as exc:
+        st.error(str(exc))
+        return
+    st.session_state[_PREVIEW] = preview
+
+
+def current_preview(cluster_id: int, review: D.ReviewState) -> D.SplitPreview | None:
+    """The kept preview when it belongs to this cluster and state."""
+    preview = st.session_state.get(_PREVIEW)
+    if (
+        preview is None
+        or preview.cluster_id != cluster_id
+        or preview.run_id != review.run_id
+        or preview.version != review.version
+    ):
+        return None
+    return preview
+
+
+def has_preview(cluster_id: int) -> bool:
+    preview = st.session_state.get(_PREVIEW)
+    return preview is not None and preview.cluster_id == cluster_id
+
+
+def drop_preview() -> None:
+    st.session_state.pop(_PREVIEW, None)
+
+
+def member_table(review: D.ReviewState, cluster_id: int) -> pd.DataFrame:
+    """The papers of a reviewed cluster: paper_id, title, date, moved (plain text cells)."""
+    a = review.assignments
+    members = a[a["cluster_id"] == cluster_id]
+    papers = review.tables["papers"].set_index("paper_id").loc[members["paper_id"]]
+    return pd.DataFrame(
+        {
+            "paper_id": members["paper_id"].to_numpy(),
+            "title": papers["title"].astype(str).to_numpy(),
+            "date": pd.to_datetime(papers["published"])
+            .dt.strftime("%Y-%m-%d")
+            .fillna("")
+            .to_numpy(),
+            "moved": members["is_moved"].to_numpy(),
+        }
+    )
+
+
+def log_filters(log: pd.DataFrame) -> pd.DataFrame:
+    """Filter widgets over the decision log; returns the rows to show, newest first."""
+    c1, c2, c3, c4 = st.columns([2, 2, 3, 1])
+    actions = c1.multiselect(
+        "Actions",
+        sorted(log["action"].unique()),
+        key="review_log_actions",
+        placeholder="All actions",
+    )
+    reviewers = c2.multiselect(
+        "Reviewers",
+        sorted(log["reviewer"].unique()),
+        key="review_log_reviewers",
+        placeholder="All reviewers",
+    )
+    text = c3.text_input("Search the log", key="review_log_search")
+    undone = c4.checkbox("Show undone", value=True, key="review_log_undone")
+    view = log
+    if actions:
+        view = view[view["action"].isin(actions)]
+    if reviewers:
+        view = view[view["reviewer"].isin(reviewers)]
+    if text.strip():
+        hay = (view["summary"] + " " + view["note"] + " " + view["reviewer"]).str.lower()
+        view = view[hay.str.contains(text.strip().lower(), regex=False)]
+    if not undone:
+        view = view[~view["is_undone"]]
+    cols = ["seq", "time", "reviewer", "action", "summary", "note", "is_undone"]
+    return view[cols].sort_values("seq", ascending=False)
+
+
+_PACK = "_review_meeting_pack"  # (run id, version, {file name: bytes}) of the last pack built
+
+
+def build_pack(run_id: str, review: D.ReviewState) -> None:
+    """Build the meeting pack of the reviewed state and keep its files for download."""
+    import tempfile
+
+    from dashboard.meeting_pack import build_meeting_pack
+
+    with tempfile.TemporaryDirectory() as folder:
+        pack = build_meeting_pack(data_access.load_run(run_id), review.tables, review.log, folder)
+        files = {p.name: p.read_bytes() for p in (pack.html, pack.pptx, pack.decisions_csv)}
+    st.session_state[_PACK] = (run_id, review.version, files, pack.has_images)
+
+
+def pack_downloads(review: D.ReviewState) -> None:
+    """Download buttons for the last pack built for this run (says when it is outdated)."""
+    kept = st.session_state.get(_PACK)
+    if not kept or kept[0] != review.run_id:
+        return
+    run_id, version, files, has_images = kept
+    if version != review.version:
+        st.caption(f"Built at review version {version}; build again to include later decisions.")
+    if not has_images:
+        st.caption("The deck has no chart images (Chromium is missing); the HTML has the charts.")
+    mimes = {
+        ".html": "text/html",
+        ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ".csv": "text/csv",
+    }
+    for column, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
+        mime = next(m for ext, m in mimes.items() if name.endswith(ext))
+        column.download_button(name, data=data, file_name=name, mime=mime, key=f"review_dl_{name}")

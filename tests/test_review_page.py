@@ -1,0 +1,179 @@
+"""AppTest flows of the Review and Presenter pages: rename, merge, split (preview, accept), move,
+stale decisions refused between two browsers, undo, and the reviewed state on other pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pipeline import contract
+from pipeline import decisions as D
+from tests.run_factory import make_run
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard" / "app.py")
+REVIEW, PRESENTER = "app_pages/review.py", "app_pages/presenter.py"
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "runs"
+    make_run(folder, 60, seed=0, n_clusters=5, run_id="r1")
+    monkeypatch.setenv("RTE_RUNS_DIR", str(folder))
+    monkeypatch.delenv("RTE_REVIEW_DB", raising=False)
+    return folder
+
+
+def _state(runs: Path) -> D.ReviewState:
+    return D.load_state(D.ReviewStore(D.default_store_path(runs)), contract.read_run(runs, "r1"))
+
+
+def _k(runs: Path, name: str) -> str:
+    """The key of a review input widget: named with the review version it was drawn on."""
+    return f"{name}_v{_state(runs).version}"
+
+
+def _open(page: str, reviewer: str | None = "Ada") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page(page)
+    at.run()
+    if reviewer:
+        at.text_input(key="review_reviewer").input(reviewer).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_rename_flow(runs):
+    """Renaming on the Review page stores the decision and shows the new name, marked."""
+    at = _open(REVIEW)
+    at.text_input(key=_k(runs, "review_label_0")).input("Data <mix> *quality*").run()
+    at.button(key="review_rename_0").click().run()
+    _ok(at)
+    assert any("Saved" in s.value for s in at.success)
+    state = _state(runs)
+    assert state.cluster(0)["label"] == "Data <mix> *quality*" and state.log[
+        "reviewer"
+    ].tolist() == ["Ada"]
+    assert any("✎" in s.value and "quality" in s.value for s in at.subheader)
+
+
+def test_no_decision_without_a_reviewer_name(runs):
+    """Decision buttons stay disabled until the reviewer gives a name."""
+    at = _open(REVIEW, reviewer=None)
+    assert at.button(key="review_rename_0").disabled
+    assert at.button(key="review_merge_go_0").disabled
+
+
+def test_merge_flow(runs):
+    """Merging two clusters on the page leaves one cluster holding both clusters' papers."""
+    before = _state(runs)
+    both = set(before.paper_ids(0)) | set(before.paper_ids(1))
+    at = _open(REVIEW)
+    at.multiselect(key=_k(runs, "review_merge_0")).select(1).run()
+    at.button(key="review_merge_go_0").click().run()
+    _ok(at)
+    after = _state(runs)
+    assert set(after.paper_ids(0)) == both and 1 not in set(after.clusters["cluster_id"])
+    assert after.cluster(0)["is_merged"]
+
+
+def test_split_flow_preview_then_accept(runs):
+    """Preview shows the parts without saving; accepting saves a split into k clusters."""
+    at = _open(REVIEW)
+    at.button(key="review_split_preview_0").click().run()
+    _ok(at)
+    assert at.button(key="review_split_accept_0") is not None
+    assert _state(runs).version == 0  # a preview saves nothing
+    n_before = len(_state(runs).paper_ids(0))
+    at.button(key="review_split_accept_0").click().run()
+    _ok(at)
+    state = _state(runs)
+    parts = state.clusters[state.clusters["is_split"]]
+    assert len(parts) == 2 and parts["n_papers"].sum() == n_before
+    assert state.log["action"].tolist() == ["split"]
+
+
+def test_move_flow(runs):
+    """Selected papers move to the chosen cluster (here: unassigned) and show as moved."""
+    papers = _state(runs).paper_ids(0)[:2]
+    at = _open(REVIEW)
+    at.multiselect(key=_k(runs, "review_move_papers_0")).set_value(papers).run()
+    at.selectbox(key=_k(runs, "review_move_to_0")).set_value(D.UNASSIGNED).run()
+    at.button(key="review_move_go_0").click().run()
+    _ok(at)
+    a = _state(runs).assignments.set_index("paper_id")
+    assert (a.loc[papers, "cluster_id"] == D.UNASSIGNED).all() and a.loc[papers, "is_moved"].all()
+
+
+def test_stale_decision_is_refused_between_two_browsers(runs):
+    """Two browsers: the second decision made on the old state is refused, the view refreshes."""
+    first, second = _open(REVIEW, "Ada"), _open(REVIEW, "Bob")
+    drawn = _k(runs, "review_label_0")  # both pages were drawn on version 0
+    first.text_input(key=drawn).input("Ada's name").run()
+    first.button(key="review_rename_0").click().run()
+    second.text_input(key=drawn).input("Bob's name")
+    second.button(key="review_rename_0").click().run()
+    _ok(second)
+    assert any("someone else changed" in w.value for w in second.warning)
+    state = _state(runs)
+    assert state.log["reviewer"].tolist() == ["Ada"] and state.cluster(0)["label"] == "Ada's name"
+    assert second.text_input(key=_k(runs, "review_label_0")).value == "Ada's name"  # refreshed view
+
+
+def test_undo_button_takes_back_the_last_decision(runs):
+    """Undo on the page reverts the last decision and logs the undo."""
+    at = _open(REVIEW)
+    at.text_input(key=_k(runs, "review_label_0")).input("temporary").run()
+    at.button(key="review_rename_0").click().run()
+    at.button(key="review_undo").click().run()
+    _ok(at)
+    state = _state(runs)
+    assert not state.cluster(0)["is_renamed"] and state.log["action"].tolist() == ["rename", "undo"]
+
+
+def test_other_pages_show_the_reviewed_state(runs):
+    """After a rename, the Clusters page lists the new name, marked as changed."""
+    at = _open(REVIEW)
+    at.text_input(key=_k(runs, "review_label_0")).input("Renamed cluster").run()
+    at.button(key="review_rename_0").click().run()
+    clusters = AppTest.from_file(APP, default_timeout=60)
+    clusters.switch_page("app_pages/clusters.py")
+    clusters.run()
+    _ok(clusters)
+    table = clusters.dataframe[0].value
+    row = table[table["cluster_id"] == 0].iloc[0]
+    assert row["label"] == "Renamed cluster" and bool(row["is_changed"])
+
+
+def test_presenter_navigation_and_decision(runs):
+    """The presenter shows '1 of N', moves with Next, and records a status decision."""
+    at = _open(PRESENTER)
+    n = int((_state(runs).clusters["cluster_id"] != D.UNASSIGNED).sum())
+    assert f"1 of {n}" in at.get("progress")[0].proto.text
+    at.button(key="presenter_next").click().run()
+    assert f"2 of {n}" in at.get("progress")[0].proto.text
+    shown = at.title[0].value
+    at.button(key="presenter_accept").click().run()
+    _ok(at)
+    state = _state(runs)
+    accepted = state.clusters[state.clusters["status"] == "accepted"]
+    assert len(accepted) == 1 and accepted.iloc[0]["label"] in shown.replace("\\", "")
+    at.toggle(key="presenter_undecided").set_value(True).run()
+    assert f"of {n - 1}" in at.get("progress")[0].proto.text
+
+
+def test_meeting_pack_button_offers_the_three_files(runs, monkeypatch):
+    """One click builds the pack; the page then offers HTML, PPTX and CSV downloads."""
+    monkeypatch.setattr("dashboard.exports.chromium_path", lambda: None)  # no kaleido: fast
+    at = _open(REVIEW)
+    at.button(key="review_pack").click().run()
+    _ok(at)
+    names = [b.proto.label for b in at.get("download_button")]
+    assert names == ["r1-meeting.html", "r1-meeting.pptx", "r1-decisions.csv"]
