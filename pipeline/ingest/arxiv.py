@@ -3,14 +3,13 @@ OAI metadata snapshot (JSON Lines, several GB, streamed line by line). Produce `
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.ingest.detect import Unsupported, iter_lines, read_text
-from pipeline.ingest.normalise import RawRecord, excerpt
+from pipeline.ingest.normalise import RawRecord, excerpt, parse_json_line
 from pipeline.records import Rejection
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -167,16 +166,9 @@ def read_oai(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
         if not line.strip():
             continue
         location = f"line {number}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Rejection(
-                ctx.source_file,
-                location,
-                f"malformed JSON line: {exc.msg}",
-                "rejected",
-                excerpt(line),
-            )
+        item = parse_json_line(line, ctx.source_file, location)
+        if isinstance(item, Rejection):
+            yield item
             continue
         if not isinstance(item, dict):
             yield Rejection(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.ingest.detect import Unsupported, read_text
-from pipeline.ingest.normalise import RawRecord, excerpt
+from pipeline.ingest.normalise import RawRecord, excerpt, parse_json_line
 from pipeline.ingest.tables import unwrap_records
 from pipeline.records import Rejection
 
@@ -38,16 +38,9 @@ def read_hf_daily(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
         if kind == "line":
             if not item.strip():
                 continue
-            try:
-                item = json.loads(item)
-            except json.JSONDecodeError as exc:
-                yield Rejection(
-                    ctx.source_file,
-                    location,
-                    f"malformed JSON line: {exc.msg}",
-                    "rejected",
-                    excerpt(item),
-                )
+            item = parse_json_line(item, ctx.source_file, location)
+            if isinstance(item, Rejection):
+                yield item
                 continue
         if isinstance(item, str):
             item = _literal(item)

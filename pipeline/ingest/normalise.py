@@ -59,6 +59,16 @@ def excerpt(value: Any, limit: int = RAW_EXCERPT_CHARS) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+def parse_json_line(line: str, source_file: str, location: str) -> Any | Rejection:
+    """One line of a JSON Lines file: the decoded value, or a Rejection when it is not JSON."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Rejection(
+            source_file, location, f"malformed JSON line: {exc.msg}", "rejected", excerpt(line)
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Text
 

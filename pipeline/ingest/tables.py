@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.ingest.detect import Unsupported, iter_lines, read_text
-from pipeline.ingest.normalise import RawRecord, excerpt
+from pipeline.ingest.normalise import RawRecord, excerpt, parse_json_line
 from pipeline.records import Rejection
 
 FIELDS = ("title", "abstract", "published", "authors", "id", "arxiv_id", "doi", "url", "categories")
@@ -277,16 +277,9 @@ def read_jsonl(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
         if not line.strip():
             continue
         location = f"line {number}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Rejection(
-                ctx.source_file,
-                location,
-                f"malformed JSON line: {exc.msg}",
-                "rejected",
-                excerpt(line),
-            )
+        item = parse_json_line(line, ctx.source_file, location)
+        if isinstance(item, Rejection):
+            yield item
             continue
         if not isinstance(item, dict):
             yield Rejection(
