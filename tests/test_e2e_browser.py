@@ -113,7 +113,7 @@ def test_real_app_in_headless_chromium(server):
     """Every page renders in a real browser, a filter narrows the view, a cluster opens from its
     URL, a chart downloads as a 3200x1800 PNG, the <script> title shows as text (no dialog
     fires), and screenshots are saved."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialogs = []
@@ -186,8 +186,11 @@ def test_real_app_in_headless_chromium(server):
             shared_url = page.url
             other = browser.new_context().new_page()  # another "browser": the URL restores it
             other.goto(shared_url, timeout=60_000)
-            other.get_by_text("Showing", exact=False).first.wait_for(timeout=60_000)
-            assert other.get_by_label("Search title, abstract, authors").input_value() == "mixture"
+            # the restored search box fills in with the script run, which may finish after
+            # "Showing" is first drawn: wait for the value instead of reading it once
+            expect(other.get_by_label("Search title, abstract, authors")).to_have_value(
+                "mixture", timeout=60_000
+            )
             other.close()
 
             page.goto(f"{server}/clusters?cluster=1", timeout=60_000)
