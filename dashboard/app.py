@@ -38,10 +38,16 @@ if isinstance(ctx, str):
 else:
     st.session_state[state.VIEW] = ctx
     pages = [
-        st.Page(PAGE_DIR / file, title=title, icon=icon, url_path=path, default=(i == 0))
+        st.Page(PAGE_DIR / file, title=title, icon=icon, url_path=path if i else "", default=i == 0)
         for i, (file, title, icon, path) in enumerate(PAGES)
     ]
-    page = st.navigation(pages)
+    # The first page is the default, served at the root URL only, so its own path (/overview)
+    # would be "Page not found"; a hidden page there opens the root with the same query.
+    _, title, icon, path = PAGES[0]
+    alias = st.Page(
+        PAGE_DIR / "overview_alias.py", title=title, icon=icon, url_path=path, visibility="hidden"
+    )
+    page = st.navigation([*pages, alias])
     link_slot = st.sidebar.empty()
     page.run()
     widgets.view_link(link_slot, page.url_path, state.publish(), tuple(p[3] for p in PAGES))

@@ -106,6 +106,7 @@ def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame
     }
     # Visible markers where a person changed something (moved paper, renamed cluster, ...).
     tables["papers"]["is_changed"] = source["assignments"]["is_edited"].to_numpy()
+    tables["papers"]["is_moved"] = source["assignments"]["is_moved"].to_numpy()
     edited = source["clusters"].set_index("cluster_id")["is_edited"]
     changed = tables["clusters"]["cluster_id"].map(edited)
     tables["clusters"]["is_changed"] = changed.fillna(False).astype(bool)
@@ -174,18 +175,21 @@ def _map_figure(
     selected_row: int | None,
     max_labels: int,
 ) -> go.Figure:
-    papers = _view_tables(folder, run_id, token)["papers"]
+    tables = _view_tables(folder, run_id, token)
+    papers, themes = tables["papers"], tables["themes"]
     mask = _filter_mask(folder, run_id, token, *filter_key)
-    themes = _view_tables(folder, run_id, token)["themes"]
+    centres = transforms.cluster_centres(
+        papers.loc[mask, ["cluster_id", "map_x", "map_y", "paper_id", "cluster_label"]],
+        max_labels,
+    )
+    edited = tables["clusters"].set_index("cluster_id")["is_changed"]
+    centres["is_edited"] = centres["cluster_id"].map(edited).fillna(False).astype(bool)
     return figures.map_figure(
         papers,
         shown=mask,
         color_by=color_by,
         colors=figures.theme_colors(themes["theme_id"].tolist()),
-        centres=transforms.cluster_centres(
-            papers.loc[mask, ["cluster_id", "map_x", "map_y", "paper_id", "cluster_label"]],
-            max_labels,
-        ),
+        centres=centres,
         selected_row=selected_row,
     )
 

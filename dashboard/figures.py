@@ -19,6 +19,8 @@ OTHER = "#7f7f7f"  # the 'other' theme: papers that fit no named theme
 THEME_PALETTE = qualitative.D3
 CLUSTER_PALETTE = qualitative.Dark24 + qualitative.Light24
 SPARSE_FILL = "rgba(120,120,120,0.13)"
+MOVED_NOTE = "<br>✎ moved by review"  # added to the hover of papers a reviewer moved
+EDITED_MARK = " ✎"  # added to the map label of clusters a reviewer changed
 # Paper columns the map uses (see transforms.paper_view).
 MAP_COLUMNS = (
     "row",
@@ -29,6 +31,7 @@ MAP_COLUMNS = (
     "theme_id",
     "theme_name",
     "cluster_id",
+    "is_moved",
 )
 
 
@@ -60,7 +63,8 @@ def _points(
     **kw,
 ) -> go.Scattergl:
     """WebGL markers for `frame`; with_theme=True when the trace name is the papers' theme
-    (then the hover takes the theme from the trace name instead of repeating it per point)."""
+    (then the hover takes the theme from the trace name instead of repeating it per point).
+    Papers with a true `is_moved` get MOVED_NOTE in their hover."""
     if kw.get("hoverinfo") != "skip":
         kw.setdefault(
             "hovertemplate",
@@ -68,6 +72,12 @@ def _points(
             if with_theme
             else "%{hovertext}<extra></extra>",
         )
+    hovertext = None
+    if kw.get("hoverinfo") != "skip":
+        hovertext = frame["hover" if with_theme else "hover_theme"]
+        if "is_moved" in frame.columns:
+            hovertext = hovertext.where(~frame["is_moved"].to_numpy(bool), hovertext + MOVED_NOTE)
+        hovertext = hovertext.to_numpy()
     return go.Scattergl(
         x=frame["map_x"].to_numpy(np.float32),  # float32 halves what travels to the browser
         y=frame["map_y"].to_numpy(np.float32),
@@ -75,9 +85,7 @@ def _points(
         name=name,
         marker={"color": color, "size": size, "opacity": opacity},
         customdata=frame["row"].to_numpy(np.int32),
-        hovertext=None
-        if kw.get("hoverinfo") == "skip"
-        else frame["hover" if with_theme else "hover_theme"].to_numpy(),
+        hovertext=hovertext,
         **kw,
     )
 
@@ -98,7 +106,9 @@ def map_figure(
     `shown` marks the papers passing the filters (the rest are drawn faint, as context);
     unassigned papers are muted grey. `color_by` is "theme" (one trace per theme, legend) or
     "cluster" (one trace, palette colour per cluster). `centres` (cluster_id, map_x, map_y,
-    label) places cluster labels. `highlight_cluster` zooms to that cluster and dims others.
+    label, optional is_edited) places cluster labels, ✎ marking clusters a reviewer changed.
+    An optional bool `is_moved` paper column marks papers a reviewer moved (in the hover).
+    `highlight_cluster` zooms to that cluster and dims others.
     Every point carries its paper `row` in customdata, for selection events.
     """
     papers = papers[[c for c in MAP_COLUMNS if c in papers.columns]]  # copy less below
@@ -177,7 +187,8 @@ def map_figure(
             fig.add_annotation(
                 x=float(rec.map_x),
                 y=float(rec.map_y),
-                text=html.escape(str(rec.label)),
+                text=html.escape(str(rec.label))
+                + (EDITED_MARK if getattr(rec, "is_edited", False) else ""),
                 showarrow=False,
                 font={"size": 12, "color": "#111"},
                 bgcolor="rgba(255,255,255,0.7)",

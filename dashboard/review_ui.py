@@ -90,11 +90,13 @@ class Decider:
 
 def select_cluster(widget_key: str, options: list[int], default: int) -> None:
     """Before the cluster picker is drawn: show the cluster a decision asked for, else keep the
-    current choice while it exists (a merge elsewhere may have removed it), else `default`."""
-    if _GOTO in st.session_state:
-        st.session_state[widget_key] = st.session_state.pop(_GOTO)
-    if st.session_state.get(widget_key) not in options:
-        st.session_state[widget_key] = default
+    current choice while it exists (a merge elsewhere may have removed it), else `default`.
+
+    The choice is written back on every run on purpose. A keyed selectbox keeps its widget id
+    when only its labels change (a rename), and the browser then keeps showing the label it
+    last held; a value set through session state is sent with its current label."""
+    chosen = st.session_state.pop(_GOTO, st.session_state.get(widget_key))
+    st.session_state[widget_key] = chosen if chosen in options else default
 
 
 def preview_split(run_id: str, review: D.ReviewState, cluster_id: int, k: int) -> None:

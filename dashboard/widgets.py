@@ -128,6 +128,7 @@ def sidebar_filters(tables: dict[str, pd.DataFrame]) -> Filters:
     papers, themes, clusters = tables["papers"], tables["themes"], tables["clusters"]
     theme_names = dict(zip(themes["theme_id"], themes["name"], strict=True))
     labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
+    marks = {c: " ✎" for c in clusters.loc[clusters["is_changed"], "cluster_id"]}
     sb = st.sidebar
     sb.subheader("Filters")
     query = sb.text_input(
@@ -146,7 +147,7 @@ def sidebar_filters(tables: dict[str, pd.DataFrame]) -> Filters:
         "Clusters",
         list(labels),
         key=state.bind(state.CLUSTERS, lambda v: [int(c) for c in v if int(c) in labels]),
-        format_func=lambda c: f"{labels.get(c, c)} (#{c})",
+        format_func=lambda c: f"{labels.get(c, c)}{marks.get(c, '')} (#{c})",
         placeholder="All clusters",
     )
     dates = papers["published"].dropna()

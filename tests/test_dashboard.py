@@ -158,6 +158,19 @@ def test_link_to_view_carries_state(app):
     assert any("q=policy" in link and "run=run-75-seed0" in link for link in links)
 
 
+def test_overview_path_opens_the_overview_with_its_query(app):
+    """The hidden page at /overview opens the Overview (served at the root URL), keeping the
+    link's query; the Overview's link to the view points at the root, not /overview."""
+    at = app("app_pages/timelines.py")
+    at.query_params["q"] = "policy"
+    at.switch_page("app_pages/overview_alias.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == ["Overview"]
+    assert at.sidebar.text_input[0].value == "policy"
+    links = [c.value for c in at.sidebar.code]
+    assert links and all("/overview" not in link and "q=policy" in link for link in links)
+
+
 def test_cluster_page_lists_exactly_its_papers(app, runs):
     """A cluster's page lists exactly the papers assigned to that cluster."""
     run = run_tables(runs)

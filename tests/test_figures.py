@@ -85,6 +85,23 @@ def test_map_labels_at_cluster_centres(papers):
     assert "<" not in "".join(a["text"] for a in labels)
 
 
+def test_map_marks_moved_papers_and_edited_clusters(papers):
+    """Papers a reviewer moved say so in their hover (and only they do); labels of clusters a
+    reviewer changed carry ✎ (and only they do)."""
+    marked = papers.assign(is_moved=papers["row"] % 7 == 0)
+    centres = transforms.cluster_centres(marked)
+    centres["is_edited"] = centres["cluster_id"] == centres["cluster_id"].iloc[0]
+    fig = figures.map_figure(marked, centres=centres).to_dict()
+    traces = [t for t in fig["data"] if t["type"] == "scattergl"]
+    rows = np.concatenate([arr(t["customdata"]) for t in traces])
+    hover = np.concatenate([np.asarray(t["hovertext"], dtype=object) for t in traces])
+    says_moved = np.array(["moved by review" in h for h in hover])
+    assert says_moved.any()
+    assert (says_moved == marked["is_moved"].to_numpy()[rows]).all()
+    texts = [a["text"] for a in fig["layout"]["annotations"]]
+    assert [t.endswith("✎") for t in texts] == centres["is_edited"].tolist()
+
+
 def test_map_zooms_to_a_cluster(papers):
     """Highlighting a cluster sets the axes to that cluster's extent."""
     fig = figures.map_figure(papers, highlight_cluster=1).to_dict()

@@ -3,8 +3,11 @@ stale decisions refused between two browsers, undo, and the reviewed state on ot
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -35,6 +38,13 @@ def _k(runs: Path, name: str) -> str:
     return f"{name}_v{_state(runs).version}"
 
 
+def _array(value) -> list:
+    """A trace array from a chart spec: plain list or Plotly's base64 typed array."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return list(value)
+
+
 def _open(page: str, reviewer: str | None = "Ada") -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.switch_page(page)
@@ -62,6 +72,21 @@ def test_rename_flow(runs):
         "reviewer"
     ].tolist() == ["Ada"]
     assert any("✎" in s.value and "quality" in s.value for s in at.subheader)
+
+
+def test_cluster_picker_sends_the_new_name_after_a_rename(runs):
+    """After a rename the Cluster picker is sent its current (renamed, ✎) label as its value,
+    so a browser cannot keep showing the old label, and the renamed cluster stays selected."""
+    at = _open(REVIEW)
+    at.selectbox(key="review_cluster").set_value(2).run()
+    at.text_input(key=_k(runs, "review_label_2")).input("Data quality").run()
+    at.button(key="review_rename_2").click().run()
+    _ok(at)
+    picker = at.selectbox(key="review_cluster")
+    assert picker.value == 2
+    assert picker.proto.set_value and picker.proto.raw_value == picker.options[picker.index]
+    assert picker.proto.raw_value.startswith("Data quality ✎ (#2")
+    assert not any(o.startswith(_state(runs).cluster(2)["original_label"]) for o in picker.options)
 
 
 def test_no_decision_without_a_reviewer_name(runs):
@@ -139,7 +164,8 @@ def test_undo_button_takes_back_the_last_decision(runs):
 
 
 def test_other_pages_show_the_reviewed_state(runs):
-    """After a rename, the Clusters page lists the new name, marked as changed."""
+    """After a rename, the Clusters page lists the new name, marked as changed (also ✎ in
+    its cluster picker and in the sidebar cluster filter)."""
     at = _open(REVIEW)
     at.text_input(key=_k(runs, "review_label_0")).input("Renamed cluster").run()
     at.button(key="review_rename_0").click().run()
@@ -150,6 +176,37 @@ def test_other_pages_show_the_reviewed_state(runs):
     table = clusters.dataframe[0].value
     row = table[table["cluster_id"] == 0].iloc[0]
     assert row["label"] == "Renamed cluster" and bool(row["is_changed"])
+    for picker in (clusters.selectbox[0], clusters.sidebar.multiselect[1]):
+        assert picker.label in ("Open a cluster", "Clusters")
+        assert [o for o in picker.options if "✎" in o] == ["Renamed cluster ✎ (#0)"]
+
+
+def test_map_page_marks_moved_papers_and_edited_clusters(runs):
+    """On the Map page a moved paper's hover says so and a renamed cluster's label has ✎."""
+    store = D.ReviewStore(D.default_store_path(runs))
+    moved = _state(runs).paper_ids(0)[0]
+    D.move(store, _state(runs), [moved], 1, reviewer="Ada")
+    D.rename(store, _state(runs), 2, "Renamed on the map", reviewer="Ada")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("app_pages/map.py")
+    at.run()
+    _ok(at)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    hovers = [
+        (int(row), text)
+        for trace in fig["data"]
+        if trace.get("hovertext") is not None
+        for row, text in zip(_array(trace["customdata"]), trace["hovertext"], strict=True)
+    ]
+    state = _state(runs)
+    row_of = {pid: i for i, pid in enumerate(state.tables["papers"]["paper_id"])}
+    assert [r for r, text in hovers if "moved by review" in text] == [row_of[moved]]
+    clusters = state.clusters[state.clusters["cluster_id"] != D.UNASSIGNED]
+    edited = set(clusters.loc[clusters["is_edited"], "label"])
+    labels = [a["text"] for a in fig["layout"]["annotations"]]
+    assert "Renamed on the map" in edited and len(edited) < len(clusters)
+    assert {t.removesuffix(" ✎") for t in labels if t.endswith(" ✎")} == edited
+    assert not any("✎" in t for t in labels if t.removesuffix(" ✎") not in edited)
 
 
 def test_presenter_navigation_and_decision(runs):

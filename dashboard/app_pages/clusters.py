@@ -10,6 +10,7 @@ ctx = widgets.view()
 shown = ctx.shown
 clusters = ctx.tables["clusters"]
 labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
+marks = {c: " ✎" for c in clusters.loc[clusters["is_changed"], "cluster_id"]}
 key_cluster = state.bind(state.CLUSTER, lambda v: v if v is None or int(v) in labels else None)
 
 
@@ -23,7 +24,7 @@ cluster_id = st.selectbox(
     "Open a cluster",
     sorted(labels, key=lambda c: (c < 0, c)),
     key=key_cluster,
-    format_func=lambda c: f"{labels[c]} (#{c})",
+    format_func=lambda c: f"{labels[c]}{marks.get(c, '')} (#{c})",
     placeholder="Choose a cluster, or pick a row below",
 )
 

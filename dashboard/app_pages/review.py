@@ -16,6 +16,7 @@ clusters = review.clusters
 labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
 themes = dict(zip(ctx.tables["themes"]["theme_id"], ctx.tables["themes"]["name"], strict=True))
 sizes = dict(zip(clusters["cluster_id"], clusters["n_papers"], strict=True))
+edited = dict(zip(clusters["cluster_id"], clusters["is_edited"], strict=True))
 n_unassigned = int((review.assignments["cluster_id"] == D.UNASSIGNED).sum())
 
 st.title("Review")
@@ -31,7 +32,7 @@ st.caption(
 def _cluster_name(c):
     if c == D.UNASSIGNED:
         return f"Unassigned papers — queue to place ({n_unassigned})"
-    return f"{labels[c]} (#{c}, {sizes[c]} papers)"
+    return f"{labels[c]}{' ✎' if edited[c] else ''} (#{c}, {sizes[c]} papers)"
 
 
 ordered = sorted(labels, key=lambda c: (c != D.UNASSIGNED, c))
