@@ -23,7 +23,7 @@ class UserError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
-        description="Research Theme Explorer pipeline: ingest paper listings, cluster, publish runs.",
+        description="Research Theme Explorer pipeline: ingest listings, cluster, publish runs.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in SUBCOMMANDS:
@@ -48,8 +48,13 @@ def register_ingest(sub) -> None:
         "inputs", nargs="+", metavar="INPUT", help="files or folders (walked recursively)"
     )
     p.add_argument("--format", choices=("auto", *FORMATS), help="force one reader for every input")
-    p.add_argument("--column", action="append", default=[], metavar="FIELD=COLUMN",
-                   help="table column for a field, e.g. abstract=summary_text (repeatable)")
+    p.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="table column for a field, e.g. abstract=summary_text (repeatable)",
+    )
     p.add_argument("--config", metavar="FILE", help="TOML config file ([ingest] section)")
     p.add_argument("--limit", type=int, metavar="N", help="read at most N records per file")
     p.add_argument("--out", default="data/ingest", metavar="DIR", help="output folder")
@@ -136,18 +141,28 @@ def _run_run(args) -> int:
 
 
 def register_runs(sub) -> None:
-    p = sub.add_parser("runs", help="list runs (newest first, * = latest)",
-                       description="List the complete runs in a runs folder, newest first.")
+    p = sub.add_parser(
+        "runs",
+        help="list runs (newest first, * = latest)",
+        description="List the complete runs in a runs folder, newest first.",
+    )
     p.add_argument("--out", default="data/runs", metavar="DIR", help="runs folder")
     p.set_defaults(func=lambda args: print(__import__("pipeline.run").run.format_runs(args.out)))
 
 
 def register_bench(sub) -> None:
-    p = sub.add_parser("bench", help="time each stage next to BERTopic's defaults",
-                       description="Time each pipeline stage, cold and warm, next to BERTopic's "
-                       "defaults on the same embeddings (runs bench/bench_pipeline.py).")
-    p.add_argument("--corpus", action="append", metavar="NAME|PATH",
-                   help="sample, hf (the shared 9.9k corpus) or an input path; repeatable")
+    p = sub.add_parser(
+        "bench",
+        help="time each stage next to BERTopic's defaults",
+        description="Time each pipeline stage, cold and warm, next to BERTopic's "
+        "defaults on the same embeddings (runs bench/bench_pipeline.py).",
+    )
+    p.add_argument(
+        "--corpus",
+        action="append",
+        metavar="NAME|PATH",
+        help="sample, hf (the shared 9.9k corpus) or an input path; repeatable",
+    )
     p.add_argument("--no-baseline", action="store_true", help="skip BERTopic's defaults")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=_run_bench)

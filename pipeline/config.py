@@ -36,10 +36,30 @@ class IngestConfig:
     limit: int = 0
 
     def __post_init__(self) -> None:
-        formats = ("auto", "listing", "csv", "tsv", "json", "jsonl", "parquet", "arxiv-atom",
-                   "arxiv-oai", "bibtex", "hf-daily")
-        fields_ = ("title", "abstract", "published", "authors", "id", "arxiv_id", "doi", "url",
-                   "categories")
+        formats = (
+            "auto",
+            "listing",
+            "csv",
+            "tsv",
+            "json",
+            "jsonl",
+            "parquet",
+            "arxiv-atom",
+            "arxiv-oai",
+            "bibtex",
+            "hf-daily",
+        )
+        fields_ = (
+            "title",
+            "abstract",
+            "published",
+            "authors",
+            "id",
+            "arxiv_id",
+            "doi",
+            "url",
+            "categories",
+        )
         if self.format not in formats:
             raise ConfigError(f"ingest.format: {self.format!r} is not one of {', '.join(formats)}")
         unknown = sorted(set(self.columns) - set(fields_))

@@ -11,9 +11,10 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("paper_id", _STR, "paper, one row per paper in papers order"),
         Column("cluster_id", pa.int64(), "final cluster, -1 = unassigned"),
         Column("initial_cluster_id", pa.int64(), "HDBSCAN cluster before outlier reduction"),
-        Column("is_reassigned", pa.bool_(), "noise point moved into a cluster by outlier reduction"),
+        Column("is_reassigned", pa.bool_(), "noise point moved into a cluster (outlier reduction)"),
         Column("cluster_probability", pa.float64(), "HDBSCAN membership strength 0..1"),
         Column("theme_id", _STR, "theme slug, or 'other'"),
         Column("theme_score", pa.float64(), "score of the paper for its theme (higher = surer)"),
@@ -185,9 +186,7 @@ def _to_pandas(arrow: pa.Table) -> pd.DataFrame:
         if pa.types.is_date32(field_.type):
             frame[field_.name] = pd.to_datetime(frame[field_.name])
         elif pa.types.is_list(field_.type):
-            frame[field_.name] = frame[field_.name].map(
-                lambda v: [] if v is None else list(v)
-            )
+            frame[field_.name] = frame[field_.name].map(lambda v: [] if v is None else list(v))
     return frame
 
 
@@ -250,9 +249,10 @@ def write_run(
     n_papers = arrows["papers"].num_rows
     if embeddings.shape[0] != n_papers or arrows["assignments"].num_rows != n_papers:
         raise ContractError("papers, assignments and embeddings must have the same row count")
-    if arrows["papers"].column("paper_id").to_pylist() != arrows["assignments"].column(
-        "paper_id"
-    ).to_pylist():
+    if (
+        arrows["papers"].column("paper_id").to_pylist()
+        != arrows["assignments"].column("paper_id").to_pylist()
+    ):
         raise ContractError("assignments must list the papers in papers order")
 
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -314,7 +314,9 @@ def list_runs(runs_dir: str | Path) -> list[dict[str, Any]]:
             continue
         manifest["compatible"] = manifest.get("schema_version") == SCHEMA_VERSION
         found.append(manifest)
-    return sorted(found, key=lambda m: (str(m.get("created_at", "")), m.get("run_id", "")), reverse=True)
+    return sorted(
+        found, key=lambda m: (str(m.get("created_at", "")), m.get("run_id", "")), reverse=True
+    )
 
 
 def read_run(runs_dir: str | Path, run_id: str | None = None) -> Run:
@@ -346,6 +348,8 @@ def read_run(runs_dir: str | Path, run_id: str | None = None) -> Run:
             try:
                 arrow = arrow.select(expected.names).cast(expected)
             except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise ContractError(f"run {run_id}: {name}.parquet does not match schema ({exc})") from None
+                raise ContractError(
+                    f"run {run_id}: {name}.parquet does not match schema ({exc})"
+                ) from None
         tables[name] = _to_pandas(arrow)
     return Run(run_id=run_id, path=folder, manifest=manifest, tables=tables)
