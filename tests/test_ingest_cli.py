@@ -77,3 +77,13 @@ def test_cli_user_error_is_one_line_without_traceback(args, message, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "papers.parquet").exists()
+
+
+def test_cli_no_usable_paper_line_keeps_the_whole_reason(tmp_path, capsys):
+    """The one-line 'no usable paper' error quotes the most common reason whole, hint included."""
+    table = tmp_path / "no_abstract.csv"
+    table.write_text("title,year\nA paper,2024\n", encoding="utf-8")
+    code = main(["ingest", str(table), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "(columns: title, year)" in err and "--column abstract=COLUMN" in err

@@ -216,9 +216,14 @@ def ingest(inputs: Sequence[str | Path], config: IngestConfig = IngestConfig()) 
     )
     result = IngestResult(tuple(papers), tuple(rejections), files, merges, tuple(input_files))
     if not papers:
-        n_rejected = sum(1 for r in rejections if r.severity == "rejected")
-        common = Counter(_reason_kind(r.reason) for r in rejections if r.severity == "rejected")
-        why = f" (most common: {common.most_common(1)[0][0]})" if common else ""
+        rejected = [r.reason for r in rejections if r.severity == "rejected"]
+        n_rejected = len(rejected)
+        common = Counter(_reason_kind(reason) for reason in rejected)
+        # quote one whole reason of the most common kind: the kind alone cuts off details and
+        # hints that follow a colon ("no abstract column found (columns: ...); map one with ...")
+        kind = common.most_common(1)[0][0] if common else None
+        example = next((reason for reason in rejected if _reason_kind(reason) == kind), "")
+        why = f" (most common: {example})" if common else ""
         raise IngestError(
             f"no usable paper in {len(logs)} input file(s): {n_rejected} rejection(s){why}",
             result,
