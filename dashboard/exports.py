@@ -25,6 +25,7 @@ INSTALL_HINT = (
     "`sudo apt-get install -y chromium chromium-driver` (or run `make browser`), "
     "then reload this page. HTML and CSV downloads work without it."
 )
+EXPORT_TEMPLATE = "plotly_white"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -37,7 +38,11 @@ def chromium_path() -> str | None:
 
 
 def titled(fig: go.Figure, title: str, subtitle: str) -> go.Figure:
-    """A copy of `fig` carrying `title` and the active filters as subtitle (for slides)."""
+    """A copy of `fig` carrying `title` and the active filters as subtitle (for slides).
+
+    The copy gets its own template and margins: inside the app Plotly's default template is
+    Streamlit's, whose tight axes cut the tick labels off a standalone image.
+    """
     out = go.Figure(copy.deepcopy(fig))
     out.update_layout(
         title={
@@ -46,8 +51,11 @@ def titled(fig: go.Figure, title: str, subtitle: str) -> go.Figure:
             "x": 0.01,
             "xanchor": "left",
         },
-        margin={"t": 90},
+        template=EXPORT_TEMPLATE,
+        margin={"t": 90, "l": 80, "r": 40, "b": 70},
     )
+    out.update_xaxes(automargin=True)
+    out.update_yaxes(automargin=True)
     return out
 
 

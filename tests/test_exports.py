@@ -96,3 +96,20 @@ def test_missing_chromium_explains_install(monkeypatch):
     monkeypatch.setattr(exports, "chromium_path", lambda: None)
     with pytest.raises(RuntimeError, match="apt-get install -y chromium"):
         exports.figure_image(_fig(), "png")
+
+
+def test_titled_export_ignores_the_apps_plotly_template(monkeypatch):
+    """Inside the app Plotly's default template is Streamlit's, whose tight axes cut tick labels
+    off exported images: the export copy names its own template and leaves room for the axes."""
+    import plotly.io as pio
+
+    monkeypatch.setattr(pio.templates, "default", "plotly_dark")
+    fig = _fig()
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    layout = exports.titled(fig, "Papers", "all papers").to_dict()["layout"]
+    assert (
+        layout["template"]["layout"]
+        == pio.templates[exports.EXPORT_TEMPLATE].layout.to_plotly_json()
+    )
+    assert layout["margin"]["l"] >= 60 and layout["margin"]["b"] >= 50
+    assert layout["yaxis"]["automargin"] is True
