@@ -19,6 +19,8 @@ OTHER = "#7f7f7f"  # the 'other' theme: papers that fit no named theme
 THEME_PALETTE = qualitative.D3
 CLUSTER_PALETTE = qualitative.Dark24 + qualitative.Light24
 SPARSE_FILL = "rgba(120,120,120,0.13)"
+PARTIAL_FILL = "rgba(255,165,0,0.12)"  # a period the data stops inside (incomplete)
+PARTIAL_NOTE = "partial period"
 MOVED_NOTE = "<br>✎ moved by review"  # added to the hover of papers a reviewer moved
 EDITED_MARK = " ✎"  # added to the map label of clusters a reviewer changed
 # Paper columns the map uses (see transforms.paper_view).
@@ -223,7 +225,9 @@ def timeline_figure(
     """Papers per period and group (output of `counts_by_period`) as lines or stacked areas.
 
     `measure` is "n_papers" or "share". Sparse periods (`is_sparse`) are shaded grey and their
-    points drawn hollow, so nobody reads a trend from two papers.
+    points drawn hollow, so nobody reads a trend from two papers. A partial period (optional
+    `is_partial`: the data stops inside it) gets a dashed orange band labelled PARTIAL_NOTE and
+    hollow points, so its drop is not read as a decline.
     """
     names = names or {}
     fig = go.Figure()
@@ -231,6 +235,8 @@ def timeline_figure(
     for group, frame in counts.groupby("group", sort=True):
         label = html.escape(str(names.get(group, group)))
         sparse = frame["is_sparse"].to_numpy()
+        if "is_partial" in frame.columns:
+            sparse = sparse | frame["is_partial"].to_numpy(bool)
         kw = {
             "x": frame["period"],
             "y": frame[measure],
@@ -262,6 +268,31 @@ def timeline_figure(
             fillcolor=SPARSE_FILL,
             line_width=0,
             layer="below",
+            name="sparse period",
+        )
+    partial_periods = []
+    if "is_partial" in counts.columns:
+        partial_periods = counts.loc[counts["is_partial"], "period"].drop_duplicates().tolist()
+    for period in partial_periods:
+        i = periods.index(period)
+        fig.add_vrect(
+            x0=i - 0.5,
+            x1=i + 0.5,
+            fillcolor=PARTIAL_FILL,
+            line={"color": "#e08a00", "width": 1, "dash": "dot"},
+            layer="below",
+            name=PARTIAL_NOTE,
+        )
+        fig.add_annotation(
+            text=PARTIAL_NOTE,
+            x=i,
+            xref="x",
+            yref="paper",
+            y=1.0,
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 11, "color": "#b36b00"},
+            name=PARTIAL_NOTE,
         )
     if sparse_periods:
         fig.add_annotation(

@@ -202,13 +202,16 @@ def counts_by_period(
     period_kind: str,
     by: str = "theme_id",
     totals_from: pd.DataFrame | None = None,
+    data_end: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Papers per period and group (`by` = theme_id or cluster_id), every period x group filled.
 
-    Columns: period, group, n_papers, n_period_total, share, is_sparse. `n_period_total` counts
-    the dated papers of `totals_from` (default `papers`) in the period; `share` = n_papers /
-    n_period_total; `is_sparse` marks periods with fewer than SPARSE_MIN_PAPERS dated papers.
-    Periods run without gaps from the first to the last dated paper.
+    Columns: period, group, n_papers, n_period_total, share, is_sparse, is_partial.
+    `n_period_total` counts the dated papers of `totals_from` (default `papers`) in the period;
+    `share` = n_papers / n_period_total; `is_sparse` marks periods with fewer than
+    SPARSE_MIN_PAPERS dated papers; `is_partial` marks a period the data stops inside (see
+    `is_partial_period`; `data_end` should be `latest_date` of the whole run, default the latest
+    date of `totals_from`). Periods run without gaps from the first to the last dated paper.
     """
     totals_src = papers if totals_from is None else totals_from
     dated = papers[papers[period_kind].notna()]
@@ -222,8 +225,73 @@ def counts_by_period(
     frame["n_period_total"] = frame["period"].map(totals).astype(int)
     frame["share"] = frame["n_papers"] / frame["n_period_total"].clip(lower=1)
     frame["is_sparse"] = frame["n_period_total"] < SPARSE_MIN_PAPERS
+    end = latest_date(all_dated) if data_end is None else data_end
+    partial = {p for p in periods if is_partial_period(p, period_kind, end)}
+    frame["is_partial"] = frame["period"].isin(partial)
     frame["n_papers"] = frame["n_papers"].astype(int)
     return frame
+
+
+def latest_date(papers: pd.DataFrame) -> pd.Timestamp | None:
+    """Where the data ends: the latest `published` date of `papers` (None if none is dated).
+
+    Pass all papers of the run, not a filtered subset, so a filter never makes a period partial.
+    """
+    stamps = pd.to_datetime(papers["published"]).dropna()
+    return None if stamps.empty else pd.Timestamp(stamps.max()).normalize()
+
+
+def period_last_day(period: str, kind: str) -> pd.Timestamp:
+    """The last day of a period label made by `period_labels` (2026-08, 2026-Q3 or 2026)."""
+    freq = {"month": "M", "quarter": "Q", "year": "Y"}[kind]
+    return pd.Period(str(period).replace("-Q", "Q"), freq=freq).end_time.normalize()
+
+
+def is_partial_period(period: str, kind: str, data_end: pd.Timestamp | None) -> bool:
+    """True when the data stops mid-period: `data_end` (the run's latest paper date) falls
+    before the period's last day. A corpus ending on a period's last day leaves it complete."""
+    if data_end is None or pd.isna(data_end):
+        return False
+    return pd.Timestamp(data_end).normalize() < period_last_day(period, kind)
+
+
+def compared_periods(
+    periods: list[str], kind: str, data_end: pd.Timestamp | None
+) -> tuple[str, str, str]:
+    """(previous, last, partial) periods for growth: the last complete period, the one before
+    it ("" when missing) and the partial period left out ("" when none). `periods` run in order
+    without gaps, as from `counts_by_period`."""
+    partial = periods[-1] if periods and is_partial_period(periods[-1], kind, data_end) else ""
+    complete = periods[:-1] if partial else list(periods)
+    last = complete[-1] if complete else ""
+    previous = complete[-2] if len(complete) >= 2 else ""
+    return previous, last, partial
+
+
+def growth_periods_text(growth: pd.DataFrame, data_end: pd.Timestamp | None = None) -> str:
+    """One line naming the periods a growth table (from `growth_by_group`) compares, e.g.
+    "2026-Q2 vs 2026-Q1; 2026-Q3 is partial (data ends 2026-08-20)"."""
+    if growth.empty:
+        return ""
+    rec = growth.iloc[0]
+    last, previous, partial = rec["last_period"], rec["previous_period"], rec["partial_period"]
+    text = f"{last} vs {previous}" if previous else "fewer than two complete periods to compare"
+    if partial:
+        ends = f" (data ends {pd.Timestamp(data_end):%Y-%m-%d})" if data_end is not None else ""
+        text += f"; {partial} is partial{ends}"
+    return text
+
+
+def partial_periods_text(counts: pd.DataFrame, data_end: pd.Timestamp | None = None) -> str:
+    """A caption for a timeline (from `counts_by_period`) with a partial period, else ""."""
+    partial = counts.loc[counts["is_partial"], "period"].drop_duplicates().tolist()
+    if not partial:
+        return ""
+    ends = f" (data ends {pd.Timestamp(data_end):%Y-%m-%d})" if data_end is not None else ""
+    return (
+        f"{', '.join(partial)} is a partial period{ends}: orange dotted band, hollow points. "
+        "Its lower count is not a decline."
+    )
 
 
 def _period_range(published: pd.Series, kind: str) -> list[str]:
@@ -242,28 +310,37 @@ def growth_by_group(
     by: str,
     period_kind: str = "quarter",
     totals_from: pd.DataFrame | None = None,
+    data_end: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Per group: n_papers, papers in the last period and in the one before, and growth.
+    """Per group: n_papers, papers in the last complete period and in the one before, growth.
 
-    `growth` = (n_last - n_previous) / max(n_previous, 1); `is_sparse` when the last two
-    periods together hold fewer than SPARSE_MIN_PAPERS dated papers in total.
+    A partial last period (the data stops inside it, see `is_partial_period`) is left out, so
+    it is never compared as if complete. Columns: `by`, n_papers, last_period, previous_period,
+    partial_period ("" when none), n_last, n_previous, growth, is_sparse. `growth` =
+    (n_last - n_previous) / max(n_previous, 1); `is_sparse` when the two compared periods
+    together hold fewer than SPARSE_MIN_PAPERS dated papers, or there are not two of them.
     """
-    counts = counts_by_period(papers, period_kind, by, totals_from)
+    counts = counts_by_period(papers, period_kind, by, totals_from, data_end)
     size = papers.groupby(by).size().rename("n_papers")
     periods = counts["period"].drop_duplicates().tolist()
+    end = latest_date(papers if totals_from is None else totals_from)
+    previous, last, partial = compared_periods(
+        periods, period_kind, end if data_end is None else data_end
+    )
     out = pd.DataFrame({"n_papers": size})
-    if len(periods) >= 2:
-        last, prev = periods[-1], periods[-2]
-        pivot = counts.pivot(index="group", columns="period", values="n_papers")
-        out["last_period"] = last
-        out["n_last"] = pivot[last].reindex(out.index).fillna(0).astype(int)
-        out["n_previous"] = pivot[prev].reindex(out.index).fillna(0).astype(int)
+    pivot = counts.pivot(index="group", columns="period", values="n_papers")
+    out["last_period"] = last
+    out["previous_period"] = previous
+    out["partial_period"] = partial
+    for col, period in (("n_last", last), ("n_previous", previous)):
+        if period:
+            out[col] = pivot[period].reindex(out.index).fillna(0).astype(int)
+        else:
+            out[col] = 0
+    if previous:
         totals = counts.drop_duplicates("period").set_index("period")["n_period_total"]
-        sparse = int(totals[last] + totals[prev]) < SPARSE_MIN_PAPERS
+        sparse = int(totals[last] + totals[previous]) < SPARSE_MIN_PAPERS
     else:
-        out["last_period"] = periods[-1] if periods else ""
-        out["n_last"] = out["n_papers"] if periods else 0
-        out["n_previous"] = 0
         sparse = True
     out["growth"] = (out["n_last"] - out["n_previous"]) / out["n_previous"].clip(lower=1)
     out["is_sparse"] = sparse
@@ -271,18 +348,27 @@ def growth_by_group(
 
 
 def theme_summary(
-    papers: pd.DataFrame, themes: pd.DataFrame, period_kind: str = "quarter"
+    papers: pd.DataFrame,
+    themes: pd.DataFrame,
+    period_kind: str = "quarter",
+    data_end: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Theme sizes with growth: theme_id, name, n_papers, n_last, n_previous, growth, is_sparse."""
-    growth = growth_by_group(papers, "theme_id", period_kind)
+    """Theme sizes with growth over the last two complete periods (see `growth_by_group`):
+    theme_id, name, n_papers, the compared periods, n_last, n_previous, growth, is_sparse."""
+    growth = growth_by_group(papers, "theme_id", period_kind, data_end=data_end)
     out = themes[["theme_id", "name"]].merge(growth, on="theme_id", how="inner")
     return out.sort_values("n_papers", ascending=False).reset_index(drop=True)
 
 
 def cluster_summary(
-    papers: pd.DataFrame, clusters: pd.DataFrame, period_kind: str = "quarter"
+    papers: pd.DataFrame,
+    clusters: pd.DataFrame,
+    period_kind: str = "quarter",
+    data_end: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """One row per cluster present in `papers`: label, theme, size, date span, growth, keywords."""
+    """One row per cluster present in `papers`: label, theme, size, date span, growth over the
+    last two complete periods (named in last_period / previous_period / partial_period, see
+    `growth_by_group`; `data_end` = `latest_date` of the whole run), keywords."""
     if papers.empty:
         return pd.DataFrame(
             columns=[
@@ -292,13 +378,20 @@ def cluster_summary(
                 "n_papers",
                 "first",
                 "last",
+                "n_last",
+                "n_previous",
                 "growth",
+                "last_period",
+                "previous_period",
+                "partial_period",
                 "keywords_text",
                 "is_sparse",
                 "is_changed",
             ]
         )
-    growth = growth_by_group(papers, "cluster_id", period_kind, totals_from=papers)
+    growth = growth_by_group(
+        papers, "cluster_id", period_kind, totals_from=papers, data_end=data_end
+    )
     span = papers.groupby("cluster_id")["published"].agg(first="min", last="max").reset_index()
     out = (
         clusters[["cluster_id", "label", "theme_name", "keywords_text", "is_changed"]]
@@ -315,6 +408,9 @@ def cluster_summary(
         "n_last",
         "n_previous",
         "growth",
+        "last_period",
+        "previous_period",
+        "partial_period",
         "keywords_text",
         "is_sparse",
         "is_changed",

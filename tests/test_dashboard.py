@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -308,3 +309,35 @@ def test_theme_filter_changes_timelines_and_clusters(app, runs):
     table = at.dataframe[0].value
     expected = assign.loc[assign["theme_id"] == "control"].groupby("cluster_id").size()
     assert dict(zip(table["cluster_id"], table["n_papers"], strict=True)) == expected.to_dict()
+
+
+def _quarter(period: pd.Period) -> str:
+    return f"{period.year}-Q{period.quarter}"
+
+
+def test_partial_last_quarter_is_named_and_left_out_of_growth(tmp_path, monkeypatch):
+    """Data ending mid-quarter: Overview and Clusters name the two complete quarters compared,
+    and Timelines marks and captions the partial one."""
+    make_run(tmp_path, 60, seed=5, start="2025-01-01", end="2026-08-20")
+    published = pd.to_datetime(contract.read_run(tmp_path).papers["published"])
+    data_end = published.max().normalize()
+    end_quarter = data_end.to_period("Q")
+    assert data_end < end_quarter.end_time.normalize()  # the run really stops mid-quarter
+    compared = (
+        f"{_quarter(end_quarter - 1)} vs {_quarter(end_quarter - 2)}; "
+        f"{_quarter(end_quarter)} is partial (data ends {data_end:%Y-%m-%d})"
+    )
+    monkeypatch.setenv("RTE_RUNS_DIR", str(tmp_path))
+    for page in ("app_pages/overview.py", "app_pages/clusters.py"):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(compared in c.value for c in at.caption), [c.value for c in at.caption]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("app_pages/timelines.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shapes = figure(at)["layout"].get("shapes", [])
+    assert [s for s in shapes if s.get("name") == "partial period"]
+    assert any(f"{_quarter(end_quarter)} is a partial period" in c.value for c in at.caption)

@@ -116,11 +116,30 @@ def test_timeline_marks_sparse_periods(papers):
     counts = transforms.counts_by_period(papers, "month", "theme_id")
     fig = figures.timeline_figure(counts).to_dict()
     sparse = counts.loc[counts["is_sparse"], "period"].drop_duplicates()
-    assert len(fig["layout"].get("shapes", [])) == len(sparse)
+    shapes = fig["layout"].get("shapes", [])
+    assert sum(s.get("name") == "sparse period" for s in shapes) == len(sparse)
+    hollow = set(sparse) | set(counts.loc[counts["is_partial"], "period"])
     periods = counts["period"].drop_duplicates().tolist()
     symbols = fig["data"][0]["marker"]["symbol"]
     for period, symbol in zip(periods, symbols, strict=True):
-        assert (symbol == "circle-open") == (period in set(sparse))
+        assert (symbol == "circle-open") == (period in hollow)
+
+
+def test_timeline_marks_a_partial_last_period():
+    """A period the data stops inside gets a labelled band over exactly that period."""
+    dates = ["2026-02-10"] * 6 + ["2026-05-10"] * 6 + ["2026-08-20"] * 6
+    frame = pd.DataFrame({"published": pd.to_datetime(dates), "theme_id": "a"})
+    frame["quarter"] = transforms.period_labels(frame["published"], "quarter")
+    fig = figures.timeline_figure(transforms.counts_by_period(frame, "quarter")).to_dict()
+    partial = [s for s in fig["layout"]["shapes"] if s.get("name") == figures.PARTIAL_NOTE]
+    assert [(s["x0"], s["x1"]) for s in partial] == [(1.5, 2.5)]  # 2026-Q3, third category
+    notes = [a for a in fig["layout"]["annotations"] if a.get("text") == figures.PARTIAL_NOTE]
+    assert [a["x"] for a in notes] == [2]
+    assert fig["data"][0]["marker"]["symbol"] == ["circle", "circle", "circle-open"]
+    complete = frame.assign(published=frame["published"].where(frame["quarter"] != "2026-Q3"))
+    complete.loc[complete["published"].isna(), "published"] = pd.Timestamp("2026-09-30")
+    fig = figures.timeline_figure(transforms.counts_by_period(complete, "quarter")).to_dict()
+    assert not [s for s in fig["layout"].get("shapes", []) if s.get("name") == "partial period"]
 
 
 def test_timeline_styles_and_measures(papers):

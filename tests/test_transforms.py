@@ -94,7 +94,7 @@ def test_growth_compares_last_two_periods():
     """Growth is (last - previous) / previous over the last two periods."""
     frame = pd.DataFrame(
         {
-            "published": pd.to_datetime(["2024-01-05"] * 2 + ["2024-02-05"] * 6 + ["2024-02-06"]),
+            "published": pd.to_datetime(["2024-01-05"] * 2 + ["2024-02-05"] * 6 + ["2024-02-29"]),
             "theme_id": ["a", "a"] + ["a"] * 6 + ["b"],
         }
     )
@@ -103,6 +103,56 @@ def test_growth_compares_last_two_periods():
     assert growth.loc["a", "n_previous"] == 2 and growth.loc["a", "n_last"] == 6
     assert growth.loc["a", "growth"] == pytest.approx(2.0)
     assert growth.loc["b", "growth"] == pytest.approx(1.0)
+
+
+def _quarterly(dates: list[str]) -> pd.DataFrame:
+    """Papers of theme "a" on `dates`, with quarter labels."""
+    frame = pd.DataFrame({"published": pd.to_datetime(dates), "theme_id": "a"})
+    frame["quarter"] = transforms.period_labels(frame["published"], "quarter")
+    return frame
+
+
+def test_growth_leaves_out_a_partial_last_quarter():
+    """Data ending mid-quarter: growth compares the last two complete quarters, names them."""
+    frame = _quarterly(["2026-02-10"] * 4 + ["2026-05-10"] * 8 + ["2026-08-20"] * 2)
+    end = transforms.latest_date(frame)
+    assert transforms.is_partial_period("2026-Q3", "quarter", end)
+    growth = transforms.growth_by_group(frame, "theme_id", "quarter").set_index("theme_id")
+    rec = growth.loc["a"]
+    assert (rec["previous_period"], rec["last_period"]) == ("2026-Q1", "2026-Q2")
+    assert rec["partial_period"] == "2026-Q3"
+    assert (rec["n_previous"], rec["n_last"]) == (4, 8)
+    assert rec["growth"] == pytest.approx(1.0)
+    text = transforms.growth_periods_text(growth.reset_index(), end)
+    assert text == "2026-Q2 vs 2026-Q1; 2026-Q3 is partial (data ends 2026-08-20)"
+    counts = transforms.counts_by_period(frame, "quarter")
+    assert counts.loc[counts["is_partial"], "period"].tolist() == ["2026-Q3"]
+
+
+def test_data_ending_on_a_period_last_day_is_complete():
+    """A corpus ending on the last day of a quarter has no partial period."""
+    frame = _quarterly(["2026-02-10"] * 4 + ["2026-05-10"] * 8 + ["2026-09-30"] * 2)
+    end = transforms.latest_date(frame)
+    assert not transforms.is_partial_period("2026-Q3", "quarter", end)
+    assert not transforms.counts_by_period(frame, "quarter")["is_partial"].any()
+    growth = transforms.growth_by_group(frame, "theme_id", "quarter").iloc[0]
+    assert (growth["previous_period"], growth["last_period"]) == ("2026-Q2", "2026-Q3")
+    assert growth["partial_period"] == ""
+
+
+def test_partial_period_comes_from_the_whole_run():
+    """A filtered subset ending early is judged by the run's data end, not its own last date."""
+    run_papers = _quarterly(["2026-02-10"] * 4 + ["2026-05-10"] * 8 + ["2026-08-20"] * 2)
+    subset = run_papers[run_papers["published"] < "2026-08-01"]
+    end = transforms.latest_date(run_papers)
+    growth = transforms.growth_by_group(subset, "theme_id", "quarter", data_end=end).iloc[0]
+    assert (growth["previous_period"], growth["last_period"]) == ("2026-Q1", "2026-Q2")
+    assert growth["partial_period"] == ""
+    own_end = transforms.growth_by_group(subset, "theme_id", "quarter").iloc[0]
+    assert own_end["partial_period"] == "2026-Q2"  # why the pages pass the run's data end
+    assert transforms.is_partial_period("2026", "year", end)
+    assert not transforms.is_partial_period("2026-07", "month", end)
+    assert transforms.is_partial_period("2026-08", "month", end)
 
 
 def test_cluster_summary_sizes(papers, run):

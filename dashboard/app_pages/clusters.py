@@ -29,7 +29,9 @@ cluster_id = st.selectbox(
 )
 
 if cluster_id is None:
-    summary = transforms.cluster_summary(shown, clusters)
+    data_end = transforms.latest_date(ctx.papers)  # the whole run's, whatever the filters
+    summary = transforms.cluster_summary(shown, clusters, "quarter", data_end)
+    growth_text = transforms.growth_periods_text(summary, data_end)
     find = st.text_input(
         "Find clusters by label, theme or keyword", key=state.bind(state.CLUSTER_SEARCH)
     )
@@ -39,6 +41,8 @@ if cluster_id is None:
         ).str.lower()
         summary = summary[text.str.contains(find.strip().lower(), regex=False)]
     st.caption(f"{len(summary)} clusters · click a row to open it · click a header to sort")
+    if growth_text:
+        st.caption(f"Growth %: {growth_text}.")  # period labels and a date: nothing to escape
     table = summary.assign(growth=(summary["growth"] * 100).round(0))
     event = st.dataframe(
         table[
@@ -65,7 +69,7 @@ if cluster_id is None:
             "first": st.column_config.DateColumn("first paper"),
             "last": st.column_config.DateColumn("last paper"),
             "growth": st.column_config.NumberColumn(
-                "growth %", format="%+d%%", help="last quarter against the one before"
+                "growth %", format="%+d%%", help="last complete quarter against the one before"
             ),
             "keywords_text": st.column_config.TextColumn("top keywords", width="large"),
             "is_changed": st.column_config.CheckboxColumn("reviewed"),
@@ -119,8 +123,9 @@ else:
         c3, c4 = st.columns(2)
         with c3:
             st.subheader("Over time")
+            data_end = transforms.latest_date(ctx.papers)
             counts = transforms.counts_by_period(
-                members, "quarter", "cluster_id", totals_from=shown
+                members, "quarter", "cluster_id", totals_from=shown, data_end=data_end
             )
             widgets.chart(
                 figures.timeline_figure(counts, names={cluster_id: info["label"]}, height=320),
@@ -129,6 +134,9 @@ else:
                 ctx=ctx,
                 key="cluster_timeline",
             )
+            partial_text = transforms.partial_periods_text(counts, data_end)
+            if partial_text:
+                st.caption(partial_text)  # period labels and a date: nothing to escape
         with c4:
             st.subheader("On the map")
             widgets.chart(

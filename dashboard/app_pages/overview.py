@@ -29,7 +29,7 @@ if shown.empty:
 else:
     period = (
         st.segmented_control(
-            "Growth: last period against the one before",
+            "Growth: last complete period against the one before",
             ["month", "quarter", "year"],
             key=state.bind(
                 state.OVERVIEW_PERIOD, lambda v: v if v in transforms.PERIOD_KINDS else "quarter"
@@ -37,7 +37,10 @@ else:
         )
         or "quarter"
     )
-    summary = transforms.theme_summary(shown, ctx.tables["themes"], period)
+    data_end = transforms.latest_date(ctx.papers)  # the whole run's, whatever the filters
+    summary = transforms.theme_summary(shown, ctx.tables["themes"], period, data_end)
+    if len(summary):  # period labels and a date only: nothing to escape
+        st.caption(f"Growth: {transforms.growth_periods_text(summary, data_end)}.")
     left, right = st.columns([1, 1])
     with left:
         st.subheader("Themes")
@@ -57,8 +60,8 @@ else:
             column_config={
                 "name": "theme",
                 "n_papers": "papers",
-                "n_previous": "previous period",
-                "n_last": "last period",
+                "n_previous": next(iter(summary["previous_period"]), "") or "previous period",
+                "n_last": next(iter(summary["last_period"]), "") or "last complete period",
                 "growth": st.column_config.NumberColumn("growth %", format="%+d%%"),
             },
         )
@@ -76,7 +79,7 @@ else:
             )
 
     summary_c = transforms.cluster_summary(
-        shown[shown["cluster_id"] != transforms.UNASSIGNED], clusters, period
+        shown[shown["cluster_id"] != transforms.UNASSIGNED], clusters, period, data_end
     )
     largest = summary_c.head(5)
     fastest = (

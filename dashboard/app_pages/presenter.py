@@ -90,6 +90,9 @@ with right:
             key="presenter_timeline",
             config={"displaylogo": False},
         )
+        partial_text = transforms.partial_periods_text(counts, transforms.latest_date(ctx.papers))
+        if partial_text:
+            st.caption(partial_text)  # period labels and a date: nothing to escape
 
 st.markdown("**Decision**")
 b1, b2, b3, b4 = st.columns(4)

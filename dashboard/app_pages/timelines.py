@@ -62,7 +62,8 @@ else:
         names = dict(zip(subset["cluster_id"], subset["cluster_label"], strict=False))
         colors, title = None, f"Clusters inside {theme_names[within]}"
     # shares are relative to all filtered papers of the period, whatever the grouping
-    counts = transforms.counts_by_period(subset, period, by, totals_from=shown)
+    data_end = transforms.latest_date(ctx.papers)  # the whole run's, whatever the filters
+    counts = transforms.counts_by_period(subset, period, by, totals_from=shown, data_end=data_end)
     fig = figures.timeline_figure(counts, measure=measure, style=style, names=names, colors=colors)
     st.subheader(title + f" by {period}")
     event = widgets.chart(
@@ -79,6 +80,9 @@ else:
             f"{n_sparse} period(s) hold fewer than {transforms.SPARSE_MIN_PAPERS} papers: shaded "
             "grey with hollow points. Do not read a trend from them."
         )
+    partial_text = transforms.partial_periods_text(counts, data_end)
+    if partial_text:
+        st.caption(partial_text)  # period labels and a date: nothing to escape
 
     st.subheader("Papers in a period")
     groups = counts["group"].drop_duplicates().tolist()  # = trace order of the figure
