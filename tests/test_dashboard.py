@@ -249,6 +249,14 @@ def test_timelines_switch_to_clusters_within_theme(app, runs):
     assert len(figure(at)["data"]) == assign["theme_id"].nunique()
 
 
+def test_timeline_title_names_the_measure(app):
+    """With Measure = share the chart heading (and so the export title) says it shows shares."""
+    at = app("app_pages/timelines.py", measure="share")
+    assert "Share of papers per theme by quarter" in [h.value for h in at.subheader]
+    at = app("app_pages/timelines.py")
+    assert "Papers per theme by quarter" in [h.value for h in at.subheader]
+
+
 def test_overview_links_to_clusters(app, runs):
     """The Overview links the largest cluster to its cluster page and each theme to its
     timeline."""

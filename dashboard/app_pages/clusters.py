@@ -40,7 +40,9 @@ if cluster_id is None:
             summary["label"] + " " + summary["theme_name"] + " " + summary["keywords_text"]
         ).str.lower()
         summary = summary[text.str.contains(find.strip().lower(), regex=False)]
-    st.caption(f"{len(summary)} clusters · click a row to open it · click a header to sort")
+    n_groups = int((summary["cluster_id"] >= 0).sum())
+    unassigned = " + the unassigned papers" if (summary["cluster_id"] < 0).any() else ""
+    st.caption(f"{n_groups} clusters{unassigned} · click a row to open it · click a header to sort")
     if growth_text:
         st.caption(f"Growth %: {growth_text}.")  # period labels and a date: nothing to escape
     table = summary.assign(growth=(summary["growth"] * 100).round(0))

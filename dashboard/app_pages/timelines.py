@@ -56,11 +56,14 @@ if shown["published"].notna().sum() == 0:
 else:
     if within is None:
         by, subset, names, colors = "theme_id", shown, theme_names, ctx.colors
-        title = "Papers per theme"
+        title = "Share of papers per theme" if measure == "share" else "Papers per theme"
     else:
         by, subset = "cluster_id", shown[shown["theme_id"] == within]
         names = dict(zip(subset["cluster_id"], subset["cluster_label"], strict=False))
-        colors, title = None, f"Clusters inside {theme_names[within]}"
+        colors = None
+        title = ("Share of papers: " if measure == "share" else "Papers: ") + (
+            f"clusters inside {theme_names[within]}"
+        )
     # shares are relative to all filtered papers of the period, whatever the grouping
     data_end = transforms.latest_date(ctx.papers)  # the whole run's, whatever the filters
     counts = transforms.counts_by_period(subset, period, by, totals_from=shown, data_end=data_end)
