@@ -6,7 +6,6 @@ Run: .venv/bin/python bench/labels/draw_candidates.py  -> bench/labels/candidate
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
