@@ -18,9 +18,9 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import contract  # noqa: E402
 from pipeline.config import EmbedConfig, ThemeConfig  # noqa: E402
+from pipeline.contract import OTHER  # noqa: E402
 from pipeline.embed import EmbeddingCache, embedder_from_config, encode_cached  # noqa: E402
 from pipeline.themes import (  # noqa: E402
-    OTHER,
     _unit,
     cluster_smoothed,
     load_themes,

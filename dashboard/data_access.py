@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,12 +31,12 @@ def runs_dir() -> Path:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def _run_list(folder: str) -> list[dict[str, Any]]:
+def _run_list(folder: str) -> list[contract.RunEntry]:
     return contract.list_runs(folder)
 
 
-def available_runs() -> list[dict[str, Any]]:
-    """Manifests of the complete runs, newest first (`compatible` says if this code reads it)."""
+def available_runs() -> list[contract.RunEntry]:
+    """The complete runs, newest first; those this code cannot open carry their `problem`."""
     return _run_list(str(runs_dir()))
 
 
@@ -100,7 +99,6 @@ def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame
         "papers": transforms.paper_view(source),
         "clusters": transforms.cluster_view(source),
         "themes": source["themes"],
-        "cluster_themes": source["cluster_themes"],
         "hierarchy": source["hierarchy"],
         "rejections": source["rejections"],
     }
@@ -115,7 +113,7 @@ def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame
 
 def view_tables(run_id: str) -> dict[str, pd.DataFrame]:
     """All tables the pages show, in reviewed state: papers (one row per paper, see
-    `transforms.paper_view`), clusters, themes, cluster_themes, hierarchy, rejections."""
+    `transforms.paper_view`), clusters, themes, hierarchy, rejections."""
     return _view_tables(str(runs_dir()), run_id, review_token(run_id))
 
 

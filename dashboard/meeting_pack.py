@@ -121,7 +121,7 @@ def meeting_html(
         "<section id='overview'><h2>Overview</h2><ul>",
         f"<li>{len(tables['papers'])} papers, {len(clusters)} clusters, {n_unassigned} unassigned,"
         f" {len(tables['themes'])} themes</li>",
-        f"<li>run created {_e(run.manifest.get('created_at'))}; review version "
+        f"<li>run created {_e(run.manifest.created_at)}; review version "
         f"{int(log['seq'].max()) if len(log) else 0} ({len(log)} decisions)</li>",
         "<li>status: " + ", ".join(f"{_e(k)} {v}" for k, v in sorted(statuses.items())) + "</li>",
         "</ul><table><tr><th>cluster</th><th>theme</th><th>papers</th><th>status</th></tr>",

@@ -33,7 +33,7 @@ class ViewContext:
     """What the frame hands to every page: the run, its (reviewed) tables and the filters."""
 
     run_id: str
-    manifest: dict
+    manifest: contract.Manifest
     tables: dict[str, pd.DataFrame]
     filters: Filters
     mask: np.ndarray  # papers passing the filters, over tables["papers"]
@@ -69,28 +69,27 @@ def no_run_page(title: str, message: str) -> None:
     st.caption(f"Runs folder: {data_access.runs_dir()} (set {data_access.RUNS_ENV} to change it)")
 
 
-def _run_label(manifest: dict) -> str:
-    counts = manifest.get("counts", {})
-    created = str(manifest.get("created_at", ""))[:16].replace("T", " ")
-    return f"{manifest['run_id']} · {created} · {counts.get('n_papers', '?')} papers"
+def _run_label(manifest: contract.Manifest) -> str:
+    created = manifest.created_at[:16].replace("T", " ")
+    return f"{manifest.run_id} · {created} · {manifest.counts.n_papers} papers"
 
 
 def pick_run() -> tuple[str | None, str]:
     """Sidebar run picker; returns (run id or None, message explaining why there is none)."""
     runs = data_access.available_runs()
-    usable = [m for m in runs if m.get("compatible")]
+    usable = [e.manifest for e in runs if e.manifest is not None]
     if not usable:
         if runs:
-            versions = sorted({str(m.get("schema_version")) for m in runs})
+            problems = "\n".join(f"{e.run_id}: {e.problem}" for e in runs[:5])
             return None, (
-                f"The runs in {data_access.runs_dir()} were written with schema version "
-                f"{', '.join(versions)}; this dashboard reads version {contract.SCHEMA_VERSION}. "
+                f"No run in {data_access.runs_dir()} can be opened by this dashboard "
+                f"(it reads schema version {contract.SCHEMA_VERSION}):\n{problems}\n"
                 "Rebuild a run with the current pipeline."
             )
         return None, f"There is no run yet in {data_access.runs_dir()}."
-    by_id = {m["run_id"]: m for m in usable}
+    by_id = {m.run_id: m for m in usable}
     latest = data_access.latest_run_id()
-    default = latest if latest in by_id else usable[0]["run_id"]
+    default = latest if latest in by_id else usable[0].run_id
     key = state.bind(state.RUN, lambda v: v if v in by_id else default)
     run_id = st.sidebar.selectbox(
         "Run",
@@ -102,15 +101,14 @@ def pick_run() -> tuple[str | None, str]:
     return run_id, ""
 
 
-def run_facts(manifest: dict) -> None:
+def run_facts(manifest: contract.Manifest) -> None:
     """The run's date, inputs and counts, as plain text."""
-    counts = manifest.get("counts", {})
-    inputs = ", ".join(Path_name(i.get("path", "")) for i in manifest.get("inputs", []))
+    counts = manifest.counts
+    inputs = ", ".join(Path_name(i.path) for i in manifest.inputs)
     st.sidebar.text(
-        f"Created {str(manifest.get('created_at', ''))[:19].replace('T', ' ')} UTC\n"
+        f"Created {manifest.created_at[:19].replace('T', ' ')} UTC\n"
         f"Input: {inputs or 'n/a'}\n"
-        f"{counts.get('n_papers', '?')} papers · {counts.get('n_clusters', '?')} clusters · "
-        f"{counts.get('n_themes', '?')} themes"
+        f"{counts.n_papers} papers · {counts.n_clusters} clusters · {counts.n_themes} themes"
     )
 
 

@@ -1,7 +1,7 @@
 """Command line for the pipeline: parse arguments, call a stage, print; no logic lives here.
 
-Subcommands: ingest (others are added by their own issues). A user error prints one line and
-exits 2; it never shows a traceback.
+Subcommands: ingest, run, runs, bench. A user error prints one line and exits 2; it never shows
+a traceback.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _run_run(args) -> int:
     from pipeline.config import ConfigError, load_config
     from pipeline.decisions import carry_over_runs
     from pipeline.ingest import IngestError
-    from pipeline.run import RunError, format_summary, run_pipeline, with_seed
+    from pipeline.run import RunError, run_pipeline, with_seed
     from pipeline.themes import ThemesFileError
 
     previous = contract.latest_run_id(args.out)  # its review carries over to the new run
@@ -147,7 +147,57 @@ def register_runs(sub) -> None:
         description="List the complete runs in a runs folder, newest first.",
     )
     p.add_argument("--out", default="data/runs", metavar="DIR", help="runs folder")
-    p.set_defaults(func=lambda args: print(__import__("pipeline.run").run.format_runs(args.out)))
+    p.set_defaults(func=lambda args: print(format_runs(args.out)))
+
+
+def format_summary(summary) -> str:
+    """The final summary printed after a run: counts, unassigned share, themes, stage times."""
+    stages = {k: v for k, v in summary.timings_s.items() if "." not in k}
+    lines = [
+        f"run {summary.run_id} written to {summary.path}",
+        f"  papers      {summary.n_papers} ({summary.n_rejected} rejected, "
+        f"{summary.n_warnings} warnings; embedded {summary.embed_computed}, "
+        f"from cache {summary.embed_cached})",
+        f"  clusters    {summary.n_clusters}; unassigned {summary.n_unassigned} "
+        f"({summary.unassigned_share:.1%})",
+        "  themes      "
+        + ", ".join(f"{name} {count}" for name, count in summary.theme_counts.items()),
+        "  time (s)    "
+        + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in stages.items())
+        + f"; total {sum(stages.values()):.1f}",
+    ]
+    lines += [f"  warning     {w}" for w in summary.warnings]
+    return "\n".join(lines)
+
+
+def format_runs(runs_dir: str) -> str:
+    """A table of the runs in `runs_dir`, newest first; `*` marks the `latest` pointer; runs
+    that cannot be opened are listed last with the reason."""
+    from pathlib import Path
+
+    from pipeline import contract
+
+    runs = contract.list_runs(runs_dir)
+    if not runs:
+        return f"no runs in {runs_dir}"
+    latest = contract.latest_run_id(runs_dir)
+    lines = [
+        f"  {'run_id':<24} {'created (UTC)':<20} {'papers':>6} {'clusters':>8} "
+        f"{'unassigned':>10} {'themes':>6}  inputs"
+    ]
+    for entry in runs:
+        mark = "*" if entry.run_id == latest else " "
+        m = entry.manifest
+        if m is None:
+            lines.append(f"{mark} {entry.run_id:<24} cannot be opened: {entry.problem}")
+            continue
+        inputs = ", ".join(Path(i.path).name for i in m.inputs)
+        c = m.counts
+        lines.append(
+            f"{mark} {entry.run_id:<24} {m.created_at[:19]:<20} {c.n_papers:>6} "
+            f"{c.n_clusters:>8} {c.n_unassigned:>10} {c.n_themes:>6}  {inputs}"
+        )
+    return "\n".join(lines)
 
 
 def register_bench(sub) -> None:

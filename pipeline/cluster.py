@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import re
 import time
 import warnings
 from collections.abc import Sequence
@@ -17,21 +16,17 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import ClusterConfig
+from pipeline.contract import TABLES, UNASSIGNED, UNASSIGNED_LABEL
+from pipeline.labels import ACADEMIC_STOP_WORDS, generic_phrases, make_label
+from pipeline.neighbours import NeighbourGraph, neighbour_width, umap_epochs
+from pipeline.timing import Timings
 
-UNASSIGNED = -1
-UNASSIGNED_LABEL = "unassigned papers"
-
-
-def auto_n_neighbors(n: int) -> int:
-    """UMAP neighbours for n points: clip(round(2 * log2(n)), 5, 50), never above n - 1."""
-    value = int(np.clip(round(2 * math.log2(max(n, 2))), 5, 50))
-    return max(2, min(value, n - 1))
+HIERARCHY_COLUMNS = [c.name for c in TABLES["hierarchy"]]
 
 
 def resolve_params(n: int, config: ClusterConfig) -> dict[str, int]:
     """The sub-model sizes actually used for n papers (config values of 0 are derived from n)."""
-    n_neighbors = config.n_neighbors or auto_n_neighbors(n)
-    n_neighbors = max(2, min(n_neighbors, n - 1))
+    n_neighbors = neighbour_width(n, config.n_neighbors)
     min_cluster_size = config.min_cluster_size or int(np.clip(round(math.sqrt(n) / 2), 3, 500))
     # HDBSCAN fails when asked for more neighbours than there are other points.
     min_samples = min(config.min_samples or max(2, min_cluster_size // 5), max(1, n - 1))
@@ -74,138 +69,6 @@ class ClusterResult:
     @property
     def n_unassigned(self) -> int:
         return int((self.cluster_ids == UNASSIGNED).sum())
-
-
-HIERARCHY_COLUMNS = [
-    "parent_id",
-    "parent_name",
-    "child_left_id",
-    "child_right_id",
-    "distance",
-    "cluster_ids",
-]
-
-
-def _stem(word: str) -> str:
-    word = word.lower()
-    for suffix in ("ies", "es", "s"):
-        if word.endswith(suffix) and len(word) > len(suffix) + 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
-def make_label(
-    keywords: Sequence[str], max_words: int = 4, skip: frozenset[str] = frozenset()
-) -> str:
-    """A 2-4 word label from the best keyphrases, skipping phrases in `skip` (too generic) and
-    phrases that repeat a word already used.
-
-    Keyphrases are taken in order; the label stops once it has at least 3 words or two phrases.
-    """
-    chosen: list[str] = []
-    used: set[str] = set()
-    n_words = 0
-    preferred = [k for k in keywords if k not in skip]
-    for phrase in preferred or list(keywords):
-        tokens = [t for t in re.split(r"\s+", phrase.strip()) if t]
-        stems = {_stem(t) for t in re.split(r"[\s-]+", phrase.strip()) if t}
-        if not tokens or stems & used or n_words + len(tokens) > max_words:
-            continue
-        chosen.append(" ".join(tokens))
-        used |= stems
-        n_words += len(tokens)
-        if n_words >= 3 or len(chosen) >= 2:
-            break
-    if n_words == 0:
-        return ""
-    label = ", ".join(chosen)
-    if n_words == 1:
-        label += " papers"
-    return label
-
-
-def generic_phrases(keywords: dict[int, Sequence[str]]) -> frozenset[str]:
-    """Keyphrases found among the keywords of more than max(2, a quarter of the) clusters: they
-    describe the corpus, not a cluster (e.g. "language models" in a listing about LLMs), so
-    labels avoid them. Keywords keep them."""
-    counts: dict[str, int] = {}
-    for words in keywords.values():
-        for word in set(words):
-            counts[word] = counts.get(word, 0) + 1
-    limit = max(2, len(keywords) / 4)
-    return frozenset(w for w, c in counts.items() if c > limit)
-
-
-# Words that say a text is a paper, not what it is about.
-ACADEMIC_STOP_WORDS = frozenset(
-    """paper propose proposed proposes approach approaches method methods result results show
-    shows shown demonstrate demonstrates work study studies novel new existing recent recently
-    based using use used achieve achieves achieved significantly significant performance
-    effective effectively improve improves improved improving present presents introduce
-    introduces extensive experiments experimental furthermore moreover however various""".split()
-)
-
-
-def umap_epochs(n: int) -> int | None:
-    """UMAP optimisation epochs: UMAP's own default (500) up to 2,000 points, 200 above, where
-    more epochs cost minutes and barely move the clusters (UMAP itself uses 200 above 10,000)."""
-    return None if n <= 2000 else 200
-
-
-# UMAP computes exact distances below this many points and then ignores a precomputed graph.
-KNN_MIN_POINTS = 4096
-
-
-def neighbour_graph(embeddings: np.ndarray, n_neighbors: int, seed: int):
-    """The cosine k-nearest-neighbour graph (indices, distances), computed once and shared by
-    the clustering and map UMAPs; None for small corpora, where UMAP computes exact distances."""
-    n = len(embeddings)
-    if n < KNN_MIN_POINTS:
-        return None
-    if n > EXACT_KNN_MAX_POINTS:
-        from umap.umap_ import nearest_neighbors
-
-        indices, distances, _ = nearest_neighbors(
-            embeddings,
-            n_neighbors,
-            "cosine",
-            {},
-            False,
-            np.random.RandomState(seed),
-            low_memory=True,
-            verbose=False,
-        )
-        return indices, distances
-    return exact_cosine_knn(embeddings, n_neighbors)
-
-
-# Up to this many points the exact graph (blocked matrix products) beats approximate search,
-# whose numba compilation alone costs ~20 s in every new process.
-EXACT_KNN_MAX_POINTS = 50_000
-
-
-def exact_cosine_knn(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact cosine k-NN, each point first in its own list (as UMAP expects): indices int64 and
-    cosine distances float32, both shaped (n, k). Memory stays near 200 MB per block."""
-    unit = np.asarray(embeddings, dtype=np.float32)
-    unit = unit / (np.linalg.norm(unit, axis=1, keepdims=True) + 1e-12)
-    n = len(unit)
-    indices = np.empty((n, k), dtype=np.int64)
-    distances = np.empty((n, k), dtype=np.float32)
-    block = max(16, int(5e7 // max(n, 1)))
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        sims = unit[start:stop] @ unit.T
-        rows = np.arange(stop - start)
-        sims[rows, rows + start] = np.inf  # self first
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        top_sims = np.take_along_axis(sims, top, axis=1)
-        order = np.lexsort((top, -top_sims), axis=1)  # best first, ties by index
-        indices[start:stop] = np.take_along_axis(top, order, axis=1)
-        best = np.take_along_axis(top_sims, order, axis=1)
-        best[:, 0] = 1.0
-        distances[start:stop] = np.clip(1.0 - best, 0.0, 2.0)
-    return indices, distances
 
 
 class ReassigningHDBSCAN:
@@ -251,7 +114,7 @@ def _build_model(
     seed: int,
     embedding_model,
     embeddings: np.ndarray,
-    knn=None,
+    knn: NeighbourGraph | None = None,
     n: int = 0,
 ):
     from bertopic import BERTopic
@@ -267,7 +130,7 @@ def _build_model(
         random_state=seed,
         low_memory=True,
         n_epochs=umap_epochs(n),
-        precomputed_knn=knn if knn is not None else (None, None, None),
+        precomputed_knn=knn.for_umap(params["n_neighbors"]) if knn else (None, None, None),
     )
     hdbscan_model = HDBSCAN(
         min_cluster_size=params["min_cluster_size"],
@@ -340,35 +203,31 @@ def cluster_papers(
     config: ClusterConfig,
     seed: int,
     embedding_model: Any,
-    knn: tuple[np.ndarray, np.ndarray] | None = None,
+    knn: NeighbourGraph | None = None,
 ) -> ClusterResult:
     """Fit BERTopic on precomputed embeddings and describe its clusters.
 
     `docs[i]` is paper i's text and `embeddings[i]` its L2-normalised vector. `embedding_model`
     is a BERTopic embedder (see `pipeline.embed.BertopicEmbedder`) used for keyword candidates.
-    `knn` is an optional precomputed `neighbour_graph` with the resolved n_neighbors.
+    `knn` is an optional precomputed `pipeline.neighbours.neighbour_graph`.
     Corpora below `config.min_papers`, or where HDBSCAN finds no cluster, become one cluster
     with a warning instead of failing.
     """
     docs = list(docs)
     n = len(docs)
-    timings: dict[str, float] = {}
+    timings = Timings()
     notes: list[str] = []
     params: dict[str, Any] = resolve_params(n, config) if n >= 3 else {}
-    started = time.perf_counter()
     if n >= config.min_papers:
-        if knn is not None and knn[0].shape[1] != params["n_neighbors"]:
-            knn = None
         model = _build_model(params, config, seed, embedding_model, embeddings, knn, n)
     else:
         notes.append(
             f"only {n} papers (fewer than {config.min_papers}): no clustering, one cluster"
         )
         model = _manual_model(embedding_model, config, seed)
-    with warnings.catch_warnings(), quiet_bertopic():
+    with timings.step("fit"), warnings.catch_warnings(), quiet_bertopic():
         warnings.simplefilter("ignore")
         model.fit_transform(docs, embeddings, y=None if n >= config.min_papers else [0] * n)
-    timings["fit"] = time.perf_counter() - started
     final = np.asarray(model.topics_, dtype=np.int64)
     cluster_model = model.hdbscan_model
     if isinstance(cluster_model, ReassigningHDBSCAN) and cluster_model.found_no_cluster_:
@@ -376,7 +235,7 @@ def cluster_papers(
         params = {**params, "clustered": False}
         initial = final.copy()
         probabilities = np.ones(n)
-        timings["hdbscan"] = cluster_model.seconds_
+        timings.seconds["hdbscan"] = cluster_model.seconds_
     elif isinstance(cluster_model, ReassigningHDBSCAN):
         params = {**params, "clustered": True}
         # BERTopic renumbers clusters by size; map HDBSCAN's own labels the same way.
@@ -389,7 +248,7 @@ def cluster_papers(
             dtype=np.int64,
         )
         probabilities = np.nan_to_num(cluster_model.probabilities_.astype(np.float64), nan=0.0)
-        timings["hdbscan"] = cluster_model.seconds_
+        timings.seconds["hdbscan"] = cluster_model.seconds_
     else:
         params = {**params, "clustered": False}
         initial = final.copy()
@@ -409,9 +268,8 @@ def cluster_papers(
             labels[topic] = make_label(keywords[topic], skip=generic) or f"cluster {topic}"
     model.set_topic_labels({t: labels[t] for t in topic_ids})
 
-    started = time.perf_counter()
-    hierarchy = _hierarchy(model, docs, final)
-    timings["hierarchy"] = time.perf_counter() - started
+    with timings.step("hierarchy"):
+        hierarchy = _hierarchy(model, docs, final)
     return ClusterResult(
         cluster_ids=final,
         initial_cluster_ids=initial,
@@ -421,7 +279,7 @@ def cluster_papers(
         hierarchy=hierarchy,
         params=params,
         warnings=tuple(notes),
-        timings_s=timings,
+        timings_s=timings.seconds,
         model=model,
     )
 

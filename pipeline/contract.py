@@ -12,7 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 LATEST = "latest"  # a text file in the runs folder holding the newest complete run id
 EMBEDDINGS = "embeddings.npy"  # float32, shape (n_papers, dim), rows in papers.parquet order
 MODEL_DIR = "model"  # BERTopic.save(..., serialization="safetensors")
+
+# The shared vocabulary of run tables: every module that needs these imports them from here.
+UNASSIGNED = -1  # cluster_id of papers in no cluster
+UNASSIGNED_LABEL = "unassigned papers"  # the label of the unassigned group
+OTHER = "other"  # theme_id (and name) of papers that fit none of the themes
+OTHER_DESCRIPTION = "papers that fit none of the named themes well"
+PERIOD_KINDS = ("month", "quarter", "year")  # the period kinds of timelines, finest first
 
 _STR = pa.string()
 _LIST_STR = pa.list_(pa.string())
@@ -82,12 +89,6 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("map_x", pa.float64(), "cluster centre on the map (median of its papers)"),
         Column("map_y", pa.float64(), "cluster centre on the map (median of its papers)"),
     ),
-    "cluster_themes": (
-        Column("cluster_id", pa.int64(), "cluster id"),
-        Column("theme_id", _STR, "theme slug, or 'other'"),
-        Column("n_papers", pa.int64(), "papers of this cluster in this theme"),
-        Column("share", pa.float64(), "n_papers / cluster size"),
-    ),
     "themes": (
         Column("theme_id", _STR, "slug, unique; 'other' for papers that fit no theme"),
         Column("name", _STR, "display name"),
@@ -96,22 +97,6 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("n_papers", pa.int64(), "papers assigned to the theme"),
         Column("n_clusters", pa.int64(), "clusters whose dominant theme it is"),
         Column("is_generated", pa.bool_(), "true when derived from the hierarchy (no themes file)"),
-    ),
-    "theme_timeline": (
-        Column("period_kind", _STR, "month, quarter or year"),
-        Column("period", _STR, "period label: 2024-03, 2024-Q1 or 2024"),
-        Column("period_start", pa.date32(), "first day of the period"),
-        Column("theme_id", _STR, "theme slug"),
-        Column("n_papers", pa.int64(), "papers of the theme published in the period"),
-        Column("share", pa.float64(), "n_papers / all dated papers in the period"),
-    ),
-    "cluster_timeline": (
-        Column("period_kind", _STR, "month, quarter or year"),
-        Column("period", _STR, "period label: 2024-03, 2024-Q1 or 2024"),
-        Column("period_start", pa.date32(), "first day of the period"),
-        Column("cluster_id", pa.int64(), "cluster id"),
-        Column("n_papers", pa.int64(), "papers of the cluster published in the period"),
-        Column("share", pa.float64(), "n_papers / all dated papers in the period"),
     ),
     "hierarchy": (
         Column("parent_id", pa.int64(), "merged node id (ids above the leaf cluster ids)"),
@@ -128,20 +113,6 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("severity", _STR, "rejected (dropped) or warning (kept, fixed)"),
         Column("raw", _STR, "short excerpt of the offending input"),
     ),
-}
-
-# Manifest keys (all required). The README documents each one.
-MANIFEST_KEYS: dict[str, str] = {
-    "schema_version": "integer; readers refuse a run written by a newer schema",
-    "run_id": "folder name of the run",
-    "created_at": "UTC ISO-8601 time the run was published",
-    "inputs": "list of {path, sha256, n_bytes} for every input file",
-    "config": "resolved pipeline config (every section, defaults filled in)",
-    "seed": "random seed used by every stochastic stage",
-    "embedding_model": "id of the embedding model",
-    "counts": "n_papers, n_rejected, n_warnings, n_clusters, n_unassigned, n_themes",
-    "timings_s": "seconds per stage",
-    "packages": "versions of the packages that shaped the result",
 }
 
 
@@ -190,6 +161,117 @@ def _to_pandas(arrow: pa.Table) -> pd.DataFrame:
     return frame
 
 
+# ------------------------------------------------------------------------------------------
+# The manifest: one typed record per run, validated on write and on read like the tables.
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    """A dataclass field with its meaning (the README manifest table is checked against it)."""
+    return field(metadata={"doc": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file of a run."""
+
+    path: str = _doc("path as given on the command line")
+    sha256: str = _doc("sha256 of the file's bytes")
+    n_bytes: int = _doc("size in bytes")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a run holds, counted once when it is written."""
+
+    n_papers: int = _doc("papers in the run")
+    n_rejected: int = _doc("input records dropped by ingest")
+    n_warnings: int = _doc("input records kept with a warning")
+    n_clusters: int = _doc("clusters, the unassigned group not counted")
+    n_unassigned: int = _doc("papers in no cluster")
+    n_themes: int = _doc("named or generated themes, 'other' not counted")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """`manifest.json`, written last: its presence marks a complete run."""
+
+    run_id: str = _doc("folder name of the run")
+    created_at: str = _doc("UTC ISO-8601 time the run was published")
+    inputs: tuple[InputFile, ...] = _doc("every input file: path, sha256, n_bytes")
+    config: dict[str, Any] = _doc("resolved pipeline config (every section, defaults filled in)")
+    seed: int = _doc("random seed used by every stochastic stage")
+    embedding_model: str = _doc("id of the embedding model")
+    counts: Counts = _doc("n_papers, n_rejected, n_warnings, n_clusters, n_unassigned, n_themes")
+    timings_s: dict[str, float] = _doc("seconds per stage")
+    packages: dict[str, str] = _doc("versions of the packages that shaped the result")
+    themes_file: InputFile | None = _doc("the themes file (path, sha256, n_bytes), or null")
+    theme_method: str = _doc("how papers got their themes, in words")
+    cluster_params: dict[str, Any] = _doc("clustering sizes actually used (derived from n)")
+    embedding_cache: dict[str, int] = _doc("n_cached and n_embedded papers")
+    warnings: tuple[str, ...] = _doc("warnings of the clustering and theme stages")
+    schema_version: int = _doc(
+        "integer; readers refuse a run written by another schema", default=SCHEMA_VERSION
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (tuples become lists)."""
+        return json.loads(json.dumps(asdict(self), default=list))
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Manifest:
+        """Validate plain data read from JSON; raise ContractError naming what is wrong."""
+        if not isinstance(data, dict):
+            raise ContractError(f"run {where}: manifest is not a JSON object")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise IncompatibleRunError(
+                f"run {where} was written with schema version {version}; this code reads version "
+                f"{SCHEMA_VERSION}. Rebuild it with `python -m pipeline run`."
+            )
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - set(data) - {"schema_version"})
+        unknown = sorted(set(data) - names)
+        if missing or unknown:
+            raise ContractError(f"run {where}: manifest lacks {missing}, has unknown {unknown}")
+        try:
+            values = dict(data)
+            values["inputs"] = tuple(InputFile(**item) for item in data["inputs"])
+            values["counts"] = Counts(**data["counts"])
+            if data["themes_file"] is not None:
+                values["themes_file"] = InputFile(**data["themes_file"])
+            values["warnings"] = tuple(str(w) for w in data["warnings"])
+            manifest = cls(**values)
+        except (TypeError, KeyError) as exc:
+            raise ContractError(
+                f"run {where}: manifest does not fit the contract ({exc})"
+            ) from None
+        manifest.check(where)
+        return manifest
+
+    def check(self, where: str) -> None:
+        """Raise ContractError when a value has the wrong type."""
+        expect = {
+            "run_id": str,
+            "created_at": str,
+            "config": dict,
+            "seed": int,
+            "embedding_model": str,
+            "timings_s": dict,
+            "packages": dict,
+            "theme_method": str,
+            "cluster_params": dict,
+            "embedding_cache": dict,
+        }
+        wrong = [k for k, t in expect.items() if not isinstance(getattr(self, k), t)]
+        wrong += [
+            f"counts.{f.name}"
+            for f in fields(Counts)
+            if not isinstance(getattr(self.counts, f.name), int)
+        ]
+        if wrong:
+            raise ContractError(f"run {where}: manifest has wrong types for {wrong}")
+
+
 @dataclass(frozen=True)
 class Run:
     """A run read back from disk: its manifest and every table as a DataFrame.
@@ -199,41 +281,59 @@ class Run:
 
     run_id: str
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     tables: dict[str, pd.DataFrame]
 
-    def __getattr__(self, name: str) -> pd.DataFrame:
-        tables = object.__getattribute__(self, "tables")
-        if name in tables:
-            return tables[name]
-        raise AttributeError(name)
+    @property
+    def papers(self) -> pd.DataFrame:
+        return self.tables["papers"]
+
+    @property
+    def assignments(self) -> pd.DataFrame:
+        return self.tables["assignments"]
+
+    @property
+    def clusters(self) -> pd.DataFrame:
+        return self.tables["clusters"]
+
+    @property
+    def themes(self) -> pd.DataFrame:
+        return self.tables["themes"]
+
+    @property
+    def hierarchy(self) -> pd.DataFrame:
+        return self.tables["hierarchy"]
+
+    @property
+    def rejections(self) -> pd.DataFrame:
+        return self.tables["rejections"]
 
     def embeddings(self, mmap: bool = True) -> np.ndarray:
         """The stored embeddings, rows in papers order (memory-mapped by default)."""
         return np.load(self.path / EMBEDDINGS, mmap_mode="r" if mmap else None)
 
 
-def _check_manifest(manifest: dict[str, Any], where: str) -> None:
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise IncompatibleRunError(
-            f"run {where} was written with schema version {version}; this code reads version "
-            f"{SCHEMA_VERSION}. Rebuild it with `python -m pipeline run`."
-        )
-    missing = [k for k in MANIFEST_KEYS if k not in manifest]
-    if missing:
-        raise ContractError(f"run {where}: manifest lacks {missing}")
+@dataclass(frozen=True)
+class RunEntry:
+    """One folder of a runs folder as `list_runs` sees it, readable or not."""
+
+    run_id: str
+    manifest: Manifest | None  # None when the run cannot be opened
+    problem: str = ""  # why it cannot be opened ("" when it can)
+
+    @property
+    def created_at(self) -> str:
+        return self.manifest.created_at if self.manifest else ""
 
 
 def write_run(
     runs_dir: str | Path,
-    run_id: str,
     tables: dict[str, pd.DataFrame],
     embeddings: np.ndarray,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     write_model: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Validate and publish a run atomically; return its folder.
+    """Validate and publish a run atomically; return its folder (named `manifest.run_id`).
 
     Everything is written into a hidden temporary folder next to the final one, the manifest
     last; the folder is renamed into place and only then is the `latest` pointer replaced. An
@@ -241,8 +341,8 @@ def write_run(
     `write_model(folder)` may save the topic model into `folder/model`.
     """
     runs_dir = Path(runs_dir)
-    manifest = {**manifest, "schema_version": SCHEMA_VERSION, "run_id": run_id}
-    _check_manifest(manifest, run_id)
+    run_id = check_run_id(manifest.run_id)
+    manifest = Manifest.from_dict(manifest.to_dict(), run_id)  # the same check as on read
     if set(tables) != set(TABLES):
         raise ContractError(f"tables must be exactly {sorted(TABLES)}, got {sorted(tables)}")
     arrows = {name: validate_table(name, frame) for name, frame in tables.items()}
@@ -267,7 +367,7 @@ def write_run(
         np.save(tmp / EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32))
         if write_model is not None:
             write_model(tmp / MODEL_DIR)
-        _write_text_durably(tmp / MANIFEST, json.dumps(manifest, indent=2, default=str))
+        _write_text_durably(tmp / MANIFEST, json.dumps(manifest.to_dict(), indent=2))
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -286,37 +386,59 @@ def _write_text_durably(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def check_run_id(run_id: str) -> str:
+    """A run id names one folder inside the runs folder: no separators, no `..`, not hidden."""
+    if (
+        not isinstance(run_id, str)
+        or not run_id
+        or run_id.startswith(".")
+        or any(c in run_id for c in "/\\\0")
+    ):
+        raise ContractError(f"not a valid run id: {run_id!r}")
+    return run_id
+
+
 def latest_run_id(runs_dir: str | Path) -> str | None:
     """The run id the `latest` pointer names, or None when there is no complete run."""
     pointer = Path(runs_dir) / LATEST
-    if not pointer.is_file():
+    try:
+        run_id = check_run_id(pointer.read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError, ContractError):
         return None
-    run_id = pointer.read_text(encoding="utf-8").strip()
     return run_id if (Path(runs_dir) / run_id / MANIFEST).is_file() else None
 
 
-def list_runs(runs_dir: str | Path) -> list[dict[str, Any]]:
-    """Manifests of every complete run (folders with a manifest), newest first.
+def _read_manifest(folder: Path) -> Manifest:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContractError(f"run {folder.name} not found in {folder.parent}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ContractError(f"run {folder.name}: manifest is not valid JSON ({exc})") from None
+    return Manifest.from_dict(data, folder.name)
 
-    Runs of another schema version are listed too, with `compatible: False`.
+
+def list_runs(runs_dir: str | Path) -> list[RunEntry]:
+    """Every complete run folder (one with a manifest), newest first.
+
+    A run of another schema version or with a damaged manifest is listed with its `problem`
+    and no manifest, after the readable ones.
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
     found = []
     for folder in runs_dir.iterdir():
-        manifest_path = folder / MANIFEST
-        if folder.name.startswith(".") or not manifest_path.is_file():
+        if folder.name.startswith(".") or not (folder / MANIFEST).is_file():
             continue
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        manifest["compatible"] = manifest.get("schema_version") == SCHEMA_VERSION
-        found.append(manifest)
-    return sorted(
-        found, key=lambda m: (str(m.get("created_at", "")), m.get("run_id", "")), reverse=True
+            found.append(RunEntry(folder.name, _read_manifest(folder)))
+        except ContractError as exc:
+            found.append(RunEntry(folder.name, None, str(exc)))
+    readable = sorted(
+        (e for e in found if e.manifest), key=lambda e: (e.created_at, e.run_id), reverse=True
     )
+    return readable + sorted((e for e in found if not e.manifest), key=lambda e: e.run_id)
 
 
 def read_run(runs_dir: str | Path, run_id: str | None = None) -> Run:
@@ -326,17 +448,11 @@ def read_run(runs_dir: str | Path, run_id: str | None = None) -> Run:
     written by another schema version.
     """
     runs_dir = Path(runs_dir)
-    run_id = run_id or latest_run_id(runs_dir)
+    run_id = check_run_id(run_id) if run_id is not None else latest_run_id(runs_dir)
     if run_id is None:
         raise ContractError(f"no run found in {runs_dir}")
     folder = runs_dir / run_id
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ContractError(f"run {run_id} not found in {runs_dir}") from None
-    except json.JSONDecodeError as exc:
-        raise ContractError(f"run {run_id}: manifest is not valid JSON ({exc})") from None
-    _check_manifest(manifest, run_id)
+    manifest = _read_manifest(folder)
     tables = {}
     for name in TABLES:
         try:

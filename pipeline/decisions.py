@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.contract import Run
+from pipeline import derive
+from pipeline.contract import OTHER, UNASSIGNED, Run
 
 ACTIONS = ("rename", "set_theme", "set_status", "note", "merge", "split", "move", "undo")
 STATUSES = ("unreviewed", "accepted", "needs work", "rejected")
-UNASSIGNED = -1
 UNASSIGNED_KEY = "unassigned"
 DEFAULT_STORE = Path("data/review.sqlite")
 CARRY_OVER_REVIEWER = "carry-over"
@@ -642,9 +642,7 @@ def reviewed_tables(
         if members is None and row.get("n_papers") is None:  # a row the run lacks
             members = assignments[assignments["cluster_key"] == c.key]
         if members is not None:
-            row.update(_cluster_facts(members, papers))
-            if c.key == UNASSIGNED_KEY:  # the unassigned papers have no dominant theme
-                row.update(theme_id="other", theme_share=0.0)
+            row.update(_cluster_facts(c.cluster_id, members, papers))
             kept = set(members["paper_id"])
             row["representative_paper_ids"] = [
                 p for p in row["representative_paper_ids"] if p in kept
@@ -674,127 +672,27 @@ def reviewed_tables(
         clusters[col] = pd.to_datetime(clusters[col])
     tables["clusters"] = clusters
 
-    touched_ids = set(
-        clusters.loc[clusters["cluster_key"].isin(changed_membership | theme_changed), "cluster_id"]
-    )
-    if touched_ids or changed_membership:
-        gone_ids = set(run.clusters["cluster_id"]) - set(clusters["cluster_id"])
-        touched_ids |= gone_ids | {UNASSIGNED}
-        tables["cluster_themes"] = _recount_cluster_themes(run, assignments, touched_ids)
-        tables["cluster_timeline"] = _recount_timeline(
-            run.cluster_timeline, "cluster_id", assignments, papers, touched_ids
-        )
-    if assignments["is_theme_edited"].any():
-        touched_themes = set(assignments.loc[assignments["is_theme_edited"], "theme_id"]) | set(
-            assignments.loc[assignments["is_theme_edited"], "original_theme_id"]
-        )
-        tables["theme_timeline"] = _recount_timeline(
-            run.theme_timeline, "theme_id", assignments, papers, touched_themes
-        )
-    if touched_ids or assignments["is_theme_edited"].any():
-        tables["themes"] = _recount_themes(run.themes, assignments, clusters)
+    if changed_membership or theme_changed:
+        tables["themes"] = derive.with_theme_counts(run.themes, assignments["theme_id"], clusters)
     return tables
 
 
-def _cluster_facts(members: pd.DataFrame, papers: pd.DataFrame) -> dict[str, Any]:
-    dates = (
-        papers.loc[members["paper_id"], "published"]
-        if len(members)
-        else pd.Series([], dtype="datetime64[ns]")
+def _cluster_facts(cluster_id: int, members: pd.DataFrame, papers: pd.DataFrame) -> dict:
+    """The derived facts of one reviewed cluster from its member assignments."""
+    if members.empty:
+        return {
+            "n_papers": 0,
+            "theme_id": OTHER,
+            "theme_share": 0.0,
+            "first_published": pd.NaT,
+            "last_published": pd.NaT,
+            "map_x": 0.0,
+            "map_y": 0.0,
+        }
+    facts = members.assign(
+        cluster_id=cluster_id, published=papers.loc[members["paper_id"], "published"].to_numpy()
     )
-    themes = members["theme_id"].value_counts()
-    return {
-        "n_papers": int(len(members)),
-        "theme_id": str(themes.index[0]) if len(themes) else "other",
-        "theme_share": float(themes.iloc[0] / len(members)) if len(themes) else 0.0,
-        "first_published": dates.min() if dates.notna().any() else pd.NaT,
-        "last_published": dates.max() if dates.notna().any() else pd.NaT,
-        "map_x": float(members["map_x"].median()) if len(members) else 0.0,
-        "map_y": float(members["map_y"].median()) if len(members) else 0.0,
-    }
-
-
-def _recount_cluster_themes(run: Run, assignments: pd.DataFrame, touched: set[int]) -> pd.DataFrame:
-    kept = run.cluster_themes[~run.cluster_themes["cluster_id"].isin(touched)]
-    has_unassigned = bool((run.cluster_themes["cluster_id"] == UNASSIGNED).any())
-    sub = assignments[assignments["cluster_id"].isin(touched)]
-    if not has_unassigned:
-        sub = sub[sub["cluster_id"] != UNASSIGNED]
-    counts = sub.groupby(["cluster_id", "theme_id"]).size().rename("n_papers").reset_index()
-    sizes = sub.groupby("cluster_id").size()
-    counts["share"] = counts["n_papers"] / counts["cluster_id"].map(sizes)
-    out = pd.concat([kept, counts[list(run.cluster_themes.columns)]], ignore_index=True)
-    out = out.astype({"cluster_id": "int64", "n_papers": "int64", "share": "float64"})
-    return out.sort_values(["cluster_id", "n_papers"], ascending=[True, False]).reset_index(
-        drop=True
-    )
-
-
-def _period_labels(dates: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
-    if kind == "month":
-        start = dates.dt.to_period("M").dt.start_time
-        return dates.dt.strftime("%Y-%m"), start
-    if kind == "quarter":
-        start = dates.dt.to_period("Q").dt.start_time
-        return dates.dt.year.astype(str) + "-Q" + dates.dt.quarter.astype(str), start
-    start = dates.dt.to_period("Y").dt.start_time
-    return dates.dt.year.astype(str), start
-
-
-def counts_by_period(
-    papers: pd.DataFrame,
-    groups: pd.Series,
-    group_col: str,
-    kinds: Sequence[str] = ("month", "quarter", "year"),
-) -> pd.DataFrame:
-    """Paper counts per group and period: period_kind, period, period_start, <group_col>,
-    n_papers, share (of all dated papers in the period). `groups` is aligned with `papers`."""
-    dated = papers["published"].notna().to_numpy()
-    dates = pd.to_datetime(papers["published"][dated]).reset_index(drop=True)
-    group = pd.Series(np.asarray(groups)[dated])
-    frames = []
-    for kind in kinds:
-        label, start = _period_labels(dates, kind)
-        frame = pd.DataFrame({"period": label, "period_start": start, group_col: group})
-        counts = frame.groupby(["period", "period_start", group_col]).size().rename("n_papers")
-        counts = counts.reset_index()
-        totals = frame.groupby("period").size()
-        counts["share"] = counts["n_papers"] / counts["period"].map(totals)
-        counts.insert(0, "period_kind", kind)
-        frames.append(counts)
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return out[["period_kind", "period", "period_start", group_col, "n_papers", "share"]]
-
-
-def _recount_timeline(
-    timeline: pd.DataFrame,
-    group_col: str,
-    assignments: pd.DataFrame,
-    papers: pd.DataFrame,
-    touched: set,
-) -> pd.DataFrame:
-    kinds = list(dict.fromkeys(timeline["period_kind"])) or ["month", "quarter", "year"]
-    kept = timeline[~timeline[group_col].isin(touched)]
-    ordered = papers.loc[assignments["paper_id"]].reset_index()
-    fresh = counts_by_period(ordered, assignments[group_col].to_numpy(), group_col, kinds)
-    fresh = fresh[fresh[group_col].isin(touched)]
-    if not (timeline[group_col] == UNASSIGNED).any() and group_col == "cluster_id":
-        fresh = fresh[fresh[group_col] != UNASSIGNED]
-    out = pd.concat([kept, fresh[list(timeline.columns)]], ignore_index=True)
-    out["period_start"] = pd.to_datetime(out["period_start"])
-    return out.sort_values(["period_kind", "period_start", group_col]).reset_index(drop=True)
-
-
-def _recount_themes(
-    themes: pd.DataFrame, assignments: pd.DataFrame, clusters: pd.DataFrame
-) -> pd.DataFrame:
-    out = themes.copy()
-    n_papers = assignments["theme_id"].value_counts()
-    real = clusters[clusters["cluster_id"] != UNASSIGNED]
-    n_clusters = real["theme_id"].value_counts()
-    out["n_papers"] = out["theme_id"].map(n_papers).fillna(0).astype("int64")
-    out["n_clusters"] = out["theme_id"].map(n_clusters).fillna(0).astype("int64")
-    return out
+    return derive.cluster_facts(facts).iloc[0].to_dict()
 
 
 # --------------------------------------------------------------------------------------------
@@ -886,7 +784,7 @@ def set_theme(
     note: str = "",
 ) -> Decision:
     """Give a cluster (and so its papers) a theme."""
-    themes = set(state.tables["themes"]["theme_id"]) | {"other"}
+    themes = set(state.tables["themes"]["theme_id"]) | {OTHER}
     if theme_id not in themes:
         raise ReviewError(f"unknown theme {theme_id!r}; known: {', '.join(sorted(themes))}")
     target = _target(state, cluster_id)

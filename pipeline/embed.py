@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +144,6 @@ class EmbedResult:
     model_id: str
     n_cached: int
     n_embedded: int
-    seconds: float
 
 
 def paper_text(paper: Paper) -> str:
@@ -195,7 +193,6 @@ def embed_papers(
     progress: Callable[[int], None] | None = None,
 ) -> EmbedResult:
     """Embed every paper (title + abstract), reading and filling the cache when enabled."""
-    started = time.perf_counter()
     cache = EmbeddingCache(config.cache_dir) if config.use_cache else None
     try:
         vectors, n_hit = encode_cached(
@@ -209,7 +206,6 @@ def embed_papers(
         model_id=embedder.model_id,
         n_cached=n_hit,
         n_embedded=len(papers) - n_hit,
-        seconds=time.perf_counter() - started,
     )
 
 

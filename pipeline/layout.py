@@ -3,14 +3,13 @@ a separate seeded UMAP; the map is for people, clustering runs in its own 5-d sp
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.cluster import auto_n_neighbors, umap_epochs
 from pipeline.config import LayoutConfig
+from pipeline.neighbours import NeighbourGraph, neighbour_width, umap_epochs
 
 
 @dataclass(frozen=True)
@@ -20,23 +19,20 @@ class LayoutResult:
     map_x: np.ndarray
     map_y: np.ndarray
     method: str
-    seconds: float
 
 
 def layout_papers(
-    embeddings: np.ndarray, config: LayoutConfig, seed: int, knn=None
+    embeddings: np.ndarray, config: LayoutConfig, seed: int, knn: NeighbourGraph | None = None
 ) -> LayoutResult:
     """Place papers on a 2-D map. UMAP from 16 papers up; PCA below (UMAP's spectral start needs
     more points than that to be stable); a single paper sits at the origin. `knn` is an optional
-    precomputed cosine neighbour graph (`pipeline.cluster.neighbour_graph`), used when its
+    precomputed cosine neighbour graph (`pipeline.neighbours.neighbour_graph`), used when its
     width equals the layout's n_neighbors."""
-    started = time.perf_counter()
     n = embeddings.shape[0]
     if n >= 16:
         from umap import UMAP
 
-        n_neighbors = max(2, min(config.n_neighbors or auto_n_neighbors(n), n - 1))
-        usable = knn is not None and config.metric == "cosine" and knn[0].shape[1] == n_neighbors
+        n_neighbors = neighbour_width(n, config.n_neighbors)
         reducer = UMAP(
             n_neighbors=n_neighbors,
             n_components=2,
@@ -45,7 +41,7 @@ def layout_papers(
             random_state=seed,
             low_memory=True,
             n_epochs=umap_epochs(n),
-            precomputed_knn=knn if usable else (None, None, None),
+            precomputed_knn=knn.for_umap(n_neighbors, config.metric) if knn else (None, None, None),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -69,5 +65,4 @@ def layout_papers(
         map_x=coords[:, 0].copy(),
         map_y=coords[:, 1].copy(),
         method=method,
-        seconds=time.perf_counter() - started,
     )

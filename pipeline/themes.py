@@ -1,11 +1,9 @@
 """Theme stage: reads a themes file (TOML) or the cluster hierarchy, the paper embeddings and the
-clusters; produces each paper's theme ("other" when none fits) with a score, and each cluster's
-dominant theme and theme mix."""
+clusters; produces each paper's theme ("other" when none fits) with a score."""
 
 from __future__ import annotations
 
 import re
-import time
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,11 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.cluster import UNASSIGNED, make_label
-
-OTHER = "other"
-OTHER_NAME = "other"
-OTHER_DESCRIPTION = "papers that fit none of the named themes well"
+from pipeline.contract import OTHER, UNASSIGNED
+from pipeline.labels import make_label
 
 
 class ThemesFileError(ValueError):
@@ -125,18 +120,13 @@ def load_themes(path: str | Path) -> tuple[Theme, ...]:
 @dataclass(frozen=True)
 class ThemeResult:
     """Per-paper `theme_ids` (str) and `scores` (float64, higher = surer), in input order;
-    `themes` lists every theme (named or generated) plus "other"; `cluster_themes` holds each
-    cluster's theme mix and `cluster_theme` / `cluster_share` its dominant theme."""
+    `themes` lists every named or generated theme ("other" is implied)."""
 
     theme_ids: np.ndarray
     scores: np.ndarray
     themes: tuple[Theme, ...]
     is_generated: bool
-    cluster_theme: dict[int, str]
-    cluster_share: dict[int, float]
-    cluster_themes: pd.DataFrame
     method: str
-    seconds: float
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
@@ -362,13 +352,12 @@ def assign_themes(
     titles: Sequence[str] | None = None,
     abstracts: Sequence[str] | None = None,
 ) -> ThemeResult:
-    """Give every paper a theme and every cluster its theme mix (see module docstring).
+    """Give every paper a theme (see module docstring).
 
     With `themes` (from a file), papers are scored against them; without, themes are generated
     from the hierarchy and a paper takes its cluster's theme, scored by similarity to the theme's
     centroid. `config` is a `ThemeConfig`.
     """
-    started = time.perf_counter()
     cluster_ids = np.asarray(cluster_ids, dtype=np.int64)
     n = len(cluster_ids)
     if themes:
@@ -404,24 +393,10 @@ def assign_themes(
             scores[members] = unit[members] @ centroid
         is_generated = True
         method = "generated from the top levels of the cluster hierarchy"
-    frame = pd.DataFrame({"cluster_id": cluster_ids, "theme_id": ids})
-    mix = frame.groupby(["cluster_id", "theme_id"]).size().rename("n_papers").reset_index()
-    sizes = frame.groupby("cluster_id").size()
-    mix["share"] = mix["n_papers"] / mix["cluster_id"].map(sizes)
-    mix = mix.sort_values(["cluster_id", "n_papers", "theme_id"], ascending=[True, False, True])
-    dominant = mix.drop_duplicates("cluster_id")
     return ThemeResult(
         theme_ids=ids,
         scores=np.asarray(scores, dtype=np.float64),
         themes=tuple(themes),
         is_generated=is_generated,
-        cluster_theme=dict(
-            zip(dominant["cluster_id"].astype(int), dominant["theme_id"], strict=True)
-        ),
-        cluster_share=dict(
-            zip(dominant["cluster_id"].astype(int), dominant["share"].astype(float), strict=True)
-        ),
-        cluster_themes=mix.reset_index(drop=True),
         method=method,
-        seconds=time.perf_counter() - started,
     )

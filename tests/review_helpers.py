@@ -4,13 +4,13 @@ seed), papers added, labels regenerated."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline import contract
-from pipeline.decisions import counts_by_period
+from pipeline import contract, derive
 from tests.run_factory import make_run
 
 
@@ -34,7 +34,7 @@ def write_variant(
 ) -> contract.Run:
     """Write a re-run of `source`: cluster ids renumbered by `permutation`, labels regenerated,
     `n_added` new papers appended to (source) cluster `added_cluster`; every derived table is
-    recomputed from the assignments."""
+    derived from the assignments (pipeline.derive)."""
     rng = np.random.default_rng(seed)
     papers = source.papers.copy()
     assignments = source.assignments.copy()
@@ -63,60 +63,30 @@ def write_variant(
     renumber = lambda c: perm.get(int(c), int(c))  # noqa: E731
     assignments["cluster_id"] = assignments["cluster_id"].map(renumber).astype("int64")
     assignments["initial_cluster_id"] = assignments["cluster_id"]
-    published = pd.to_datetime(papers["published"])
-    clusters = []
-    for cid, members in assignments.groupby("cluster_id"):
-        mix = members["theme_id"].value_counts()
-        dates = published[members.index]
-        clusters.append(
-            {
-                "cluster_id": int(cid),
-                "label": f"auto label {cid}" if cid >= 0 else "Unassigned",
-                "keywords": [f"kw{cid}a", f"kw{cid}b"],
-                "n_papers": len(members),
-                "theme_id": mix.index[0],
-                "theme_share": float(mix.iloc[0] / len(members)),
-                "representative_paper_ids": members["paper_id"].head(3).tolist(),
-                "first_published": dates.min(),
-                "last_published": dates.max(),
-                "map_x": float(members["map_x"].median()),
-                "map_y": float(members["map_y"].median()),
-            }
-        )
-    cluster_themes = (
-        assignments.groupby(["cluster_id", "theme_id"]).size().rename("n_papers").reset_index()
-    )
-    cluster_themes["share"] = cluster_themes["n_papers"] / cluster_themes["cluster_id"].map(
-        assignments.groupby("cluster_id").size()
-    )
-    clusters_df = pd.DataFrame(clusters)
-    themes = source.themes.copy()
-    themes["n_papers"] = (
-        themes["theme_id"].map(assignments["theme_id"].value_counts()).fillna(0).astype(int)
-    )
-    themes["n_clusters"] = (
-        themes["theme_id"]
-        .map(clusters_df.loc[clusters_df["cluster_id"] >= 0, "theme_id"].value_counts())
-        .fillna(0)
-        .astype(int)
+    labels = {
+        int(c): f"auto label {c}" if c >= 0 else "Unassigned" for c in assignments["cluster_id"]
+    }
+    keywords = {c: [f"kw{c}a", f"kw{c}b"] for c in labels}
+    representatives = {
+        int(c): members["paper_id"].head(3).tolist()
+        for c, members in assignments.groupby("cluster_id")
+    }
+    clusters = derive.clusters_table(
+        assignments, papers["published"], labels, keywords, representatives
     )
     tables = {
-        "papers": papers,
+        "papers": papers.assign(published=pd.to_datetime(papers["published"]).dt.date),
         "assignments": assignments,
-        "clusters": clusters_df,
-        "cluster_themes": cluster_themes,
-        "themes": themes,
-        "theme_timeline": counts_by_period(papers, assignments["theme_id"], "theme_id"),
-        "cluster_timeline": counts_by_period(papers, assignments["cluster_id"], "cluster_id"),
+        "clusters": clusters,
+        "themes": derive.with_theme_counts(source.themes, assignments["theme_id"], clusters),
         "hierarchy": source.hierarchy.iloc[0:0],
         "rejections": source.rejections.iloc[0:0],
     }
-    for name in ("theme_timeline", "cluster_timeline"):
-        tables[name]["period_start"] = pd.to_datetime(tables[name]["period_start"]).dt.date
-    for col in ("first_published", "last_published"):
-        clusters_df[col] = clusters_df[col].dt.date
-    papers["published"] = published.dt.date
-    manifest = {k: v for k, v in source.manifest.items() if k in contract.MANIFEST_KEYS}
-    manifest.update(seed=seed, created_at=pd.Timestamp.now(tz="UTC").isoformat())
-    contract.write_run(runs_dir, run_id, tables, emb, manifest)
+    manifest = dataclasses.replace(
+        source.manifest,
+        run_id=run_id,
+        seed=seed,
+        created_at=pd.Timestamp.now(tz="UTC").isoformat(),
+    )
+    contract.write_run(runs_dir, tables, emb, manifest)
     return contract.read_run(runs_dir, run_id)

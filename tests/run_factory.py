@@ -1,6 +1,6 @@
 """Synthetic run folders for dashboard tests and benchmarks, written through pipeline.contract.
 
-`make_run` plants clusters, themes, map coordinates, embeddings and timelines; titles and
+`make_run` plants clusters, themes, map coordinates and embeddings; titles and
 abstracts are generated, or taken from a given DataFrame (e.g. the real 75k arXiv corpus), in
 which case the text is real but every cluster/theme assignment is synthetic.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import contract
+from pipeline import contract, derive
 
 SCRIPT_TITLE = "<script>alert(1)</script> **bold** $x^2$"
 THEMES = (
@@ -29,28 +29,6 @@ _WORDS = (
     "imitation offline agent planning tokenizer multilingual synthetic distillation retrieval "
     "vision speech code math safety benchmark evaluation memory compression sparse expert"
 ).split()
-
-
-def _period_rows(dated: pd.DataFrame, key: str) -> list[pd.DataFrame]:
-    """Counts and shares of `key` per month, quarter and year (dated papers only)."""
-    out = []
-    stamps = pd.to_datetime(dated["published"])
-    for kind, freq in (("month", "M"), ("quarter", "Q"), ("year", "Y")):
-        periods = stamps.dt.to_period(freq)
-        frame = pd.DataFrame({"period": periods, key: dated[key].to_numpy()})
-        counts = frame.groupby(["period", key]).size().rename("n_papers").reset_index()
-        totals = frame.groupby("period").size()
-        counts["share"] = counts["n_papers"] / counts["period"].map(totals).astype(float)
-        counts["period_start"] = counts["period"].map(lambda p: p.start_time.date())
-        if kind == "month":
-            counts["period"] = counts["period"].map(lambda p: p.strftime("%Y-%m"))
-        elif kind == "quarter":
-            counts["period"] = counts["period"].map(lambda p: f"{p.year}-Q{p.quarter}")
-        else:
-            counts["period"] = counts["period"].map(lambda p: str(p.year))
-        counts.insert(0, "period_kind", kind)
-        out.append(counts)
-    return out
 
 
 def make_run(
@@ -175,56 +153,30 @@ def make_run(
         }
     )
 
-    joined = assignments.assign(published=papers["published"])
-    cluster_rows, cluster_theme_rows = [], []
-    for cid in sorted(set(final_cluster.tolist())):
-        members = joined[joined["cluster_id"] == cid]
-        mix = members["theme_id"].value_counts()
-        dominant = mix.index[0] if cid >= 0 else "other"
-        order = members.sort_values("cluster_probability", ascending=False)
-        words = cluster_words[cid] if cid >= 0 else ["unassigned"]
-        cluster_rows.append(
-            {
-                "cluster_id": cid,
-                "label": " ".join(words[:3]) if cid >= 0 else "Unassigned",
-                "keywords": list(words),
-                "n_papers": len(members),
-                "theme_id": dominant,
-                "theme_share": float(mix.iloc[0] / len(members)),
-                "representative_paper_ids": order["paper_id"].head(3).tolist(),
-                "first_published": members["published"].min(),
-                "last_published": members["published"].max(),
-                "map_x": float(members["map_x"].median()),
-                "map_y": float(members["map_y"].median()),
-            }
-        )
-        for theme, count in mix.items():
-            cluster_theme_rows.append(
-                {
-                    "cluster_id": cid,
-                    "theme_id": theme,
-                    "n_papers": int(count),
-                    "share": float(count / len(members)),
-                }
-            )
-    clusters = pd.DataFrame(cluster_rows)
-    assigned = clusters[clusters["cluster_id"] >= 0]
-    themes = pd.DataFrame(
+    labels = {k: " ".join(words[:3]) for k, words in enumerate(cluster_words)}
+    keywords = dict(enumerate(cluster_words))
+    representatives = {
+        int(cid): members.sort_values("cluster_probability", ascending=False)["paper_id"]
+        .head(3)
+        .tolist()
+        for cid, members in assignments.groupby("cluster_id")
+    }
+    clusters = derive.clusters_table(
+        assignments, papers["published"], labels, keywords, representatives
+    )
+    definitions = pd.DataFrame(
         [
             {
                 "theme_id": tid,
                 "name": name,
                 "description": desc,
                 "key_terms": [],
-                "n_papers": int((paper_theme == tid).sum()),
-                "n_clusters": int((assigned["theme_id"] == tid).sum()),
                 "is_generated": False,
             }
-            for tid, name, desc in (*THEMES, ("other", "Other", "Papers that fit no theme."))
+            for tid, name, desc in THEMES
         ]
     )
-    theme_timeline = pd.concat(_period_rows(joined, "theme_id"), ignore_index=True)
-    cluster_timeline = pd.concat(_period_rows(joined, "cluster_id"), ignore_index=True)
+    themes = derive.themes_table(definitions, assignments["theme_id"], clusters)
     ids = list(range(n_clusters))
     hier_rows, next_id, current = [], n_clusters, ids[0]
     leaves = {k: [k] for k in ids}
@@ -241,17 +193,7 @@ def make_run(
             }
         )
         current, next_id = next_id, next_id + 1
-    hierarchy = pd.DataFrame(
-        hier_rows,
-        columns=[
-            "parent_id",
-            "parent_name",
-            "child_left_id",
-            "child_right_id",
-            "distance",
-            "cluster_ids",
-        ],
-    )
+    hierarchy = pd.DataFrame(hier_rows, columns=[c.name for c in contract.TABLES["hierarchy"]])
     rejections = pd.DataFrame(
         [
             {
@@ -267,33 +209,36 @@ def make_run(
         "papers": papers,
         "assignments": assignments,
         "clusters": clusters,
-        "cluster_themes": pd.DataFrame(cluster_theme_rows),
         "themes": themes,
-        "theme_timeline": theme_timeline,
-        "cluster_timeline": cluster_timeline,
         "hierarchy": hierarchy,
         "rejections": rejections,
     }
-    manifest = {
-        "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC).isoformat()
+    manifest = contract.Manifest(
+        run_id=run_id,
+        created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC).isoformat()
         if seed == 0
         else dt.datetime.now(dt.UTC).isoformat(),
-        "inputs": [{"path": "synthetic.txt", "sha256": "0" * 64, "n_bytes": 0}],
-        "config": {"synthetic": True},
-        "seed": seed,
-        "embedding_model": "synthetic",
-        "counts": {
-            "n_papers": n_papers,
-            "n_rejected": 1,
-            "n_warnings": 0,
-            "n_clusters": n_clusters,
-            "n_unassigned": int(noise.sum()),
-            "n_themes": len(THEMES),
-        },
-        "timings_s": {},
-        "packages": {},
-    }
-    contract.write_run(runs_dir, run_id, tables, emb.astype(np.float32), manifest)
+        inputs=(contract.InputFile(path="synthetic.txt", sha256="0" * 64, n_bytes=0),),
+        config={"synthetic": True},
+        seed=seed,
+        embedding_model="synthetic",
+        counts=contract.Counts(
+            n_papers=n_papers,
+            n_rejected=1,
+            n_warnings=0,
+            n_clusters=n_clusters,
+            n_unassigned=int(noise.sum()),
+            n_themes=len(THEMES),
+        ),
+        timings_s={},
+        packages={},
+        themes_file=None,
+        theme_method="synthetic",
+        cluster_params={},
+        embedding_cache={"n_cached": 0, "n_embedded": 0},
+        warnings=(),
+    )
+    contract.write_run(runs_dir, tables, emb.astype(np.float32), manifest)
     return run_id
 
 

@@ -108,10 +108,8 @@ def test_unclear_matches_are_flagged_not_carried(reviewed):
     for col in ("first_published", "last_published"):
         tables["clusters"][col] = tables["clusters"][col].dt.date
     tables["papers"] = tables["papers"].assign(published=tables["papers"]["published"].dt.date)
-    for name in ("theme_timeline", "cluster_timeline"):
-        tables[name] = tables[name].assign(period_start=tables[name]["period_start"].dt.date)
-    manifest = {k: v for k, v in new.manifest.items() if k in contract.MANIFEST_KEYS}
-    contract.write_run(runs, "halved2", tables, new.embeddings(mmap=False), manifest)
+    manifest = dataclasses.replace(new.manifest, run_id="halved2")
+    contract.write_run(runs, tables, new.embeddings(mmap=False), manifest)
     halved = contract.read_run(runs, "halved2")
 
     report = D.carry_over(store, run, halved)

@@ -6,14 +6,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from pipeline.cluster import (
-    _reassign_outliers,
-    exact_cosine_knn,
-    generic_phrases,
-    make_label,
-    resolve_params,
-)
+from pipeline.cluster import _reassign_outliers, resolve_params
 from pipeline.config import ClusterConfig
+from pipeline.labels import generic_phrases, make_label
+from pipeline.neighbours import exact_cosine_knn
 
 
 def test_defaults_scale_with_corpus_size():

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from pipeline import contract
+from pipeline import contract, derive
 from pipeline.config import EmbedConfig, PipelineConfig
+from pipeline.contract import OTHER
 from pipeline.run import build_run
-from pipeline.themes import OTHER, parse_themes
+from pipeline.themes import parse_themes
 from tests.fake_embedder import (
     PLANTED_THEMES_TOML,
     TOPIC_THEME,
@@ -66,16 +67,16 @@ def test_run_invariants(planted):
     for label, keywords in zip(c["label"], c["keywords"], strict=True):
         assert 2 <= len(label.replace(",", " ").split()) <= 4, label
         assert keywords
-    ct = run.cluster_themes
+    mix = derive.theme_mix(a["cluster_id"], a["theme_id"])
     assert (
-        ct.groupby("cluster_id")["n_papers"].sum() == c.set_index("cluster_id")["n_papers"]
+        mix.groupby("cluster_id")["n_papers"].sum() == c.set_index("cluster_id")["n_papers"]
     ).all()
-    assert np.allclose(ct.groupby("cluster_id")["share"].sum(), 1.0)
+    assert np.allclose(mix.groupby("cluster_id")["share"].sum(), 1.0)
     themes = run.themes.set_index("theme_id")
     assert themes["n_papers"].sum() == len(papers)
     assert set(a["theme_id"]) <= set(themes.index)
     assert summary.n_unassigned == int((a["cluster_id"] == -1).sum())
-    assert run.manifest["counts"]["n_papers"] == len(papers)
+    assert run.manifest.counts.n_papers == len(papers)
     assert run.embeddings().shape[0] == len(papers)
 
 
@@ -117,13 +118,16 @@ def test_timelines_add_up(planted):
     """Timeline counts add up to the dated papers per period kind; shares sum to 1 per period."""
     papers, _, run, _ = planted
     n_dated = sum(p.published is not None for p in papers)
-    for table in (run.theme_timeline, run.cluster_timeline):
+    published = run.papers["published"]
+    theme_timeline = derive.timeline(published, run.assignments["theme_id"])
+    cluster_timeline = derive.timeline(published, run.assignments["cluster_id"])
+    for table in (theme_timeline, cluster_timeline):
         assert set(table["period_kind"]) == {"month", "quarter", "year"}
         assert (table.groupby("period_kind")["n_papers"].sum() == n_dated).all()
         assert np.allclose(table.groupby(["period_kind", "period"])["share"].sum(), 1.0)
-    years = run.theme_timeline[run.theme_timeline["period_kind"] == "year"]
+    years = theme_timeline[theme_timeline["period_kind"] == "year"]
     assert set(years["period"]) == {"2023", "2024"}
-    quarters = run.theme_timeline[run.theme_timeline["period_kind"] == "quarter"]
+    quarters = theme_timeline[theme_timeline["period_kind"] == "quarter"]
     assert all(re.fullmatch(r"\d{4}-Q[1-4]", p) for p in quarters["period"])
 
 
@@ -178,7 +182,8 @@ def test_generated_themes_without_themes_file(planted, tmp_path):
     assert generated["name"].str.len().gt(0).all()
     assert set(run.assignments["theme_id"]) <= set(run.themes["theme_id"])
     # A generated theme is a union of whole clusters.
-    assert (run.cluster_themes.groupby("cluster_id")["theme_id"].nunique() == 1).all()
+    mix = derive.theme_mix(run.assignments["cluster_id"], run.assignments["theme_id"])
+    assert (mix.groupby("cluster_id")["theme_id"].nunique() == 1).all()
 
 
 @pytest.mark.parametrize("n_papers", [1, 2, 5, 9, 12])

@@ -167,6 +167,6 @@ def test_killed_run_leaves_earlier_runs_and_latest_intact(tmp_path):
             proc.wait()
     assert any(p.name.startswith(".tmp-") for p in runs.iterdir())  # it really died mid-write
     assert contract.latest_run_id(runs) == before.run_id
-    assert [m["run_id"] for m in contract.list_runs(runs)] == [before.run_id]
+    assert [e.run_id for e in contract.list_runs(runs)] == [before.run_id]
     run = contract.read_run(runs)
     assert run.run_id == before.run_id and len(run.assignments) == len(papers)

@@ -32,8 +32,8 @@ def test_sample_run_with_real_model(tmp_path, capsys):
     assert "papers      75" in out and "clusters" in out
     run = contract.read_run(runs)
     assert len(run.papers) == 75 and run.papers["arxiv_id"].notna().all()
-    assert run.manifest["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert 3 <= run.manifest["counts"]["n_clusters"] <= 20
+    assert run.manifest.embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert 3 <= run.manifest.counts.n_clusters <= 20
     assert (run.assignments["cluster_id"] == -1).mean() < 0.3
     assert run.clusters["label"].str.len().gt(0).all()
     from bertopic import BERTopic

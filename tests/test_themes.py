@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pipeline.config import ThemeConfig
+from pipeline.contract import OTHER
 from pipeline.themes import (
-    OTHER,
     Theme,
     ThemesFileError,
     assign_themes,

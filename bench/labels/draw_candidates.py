@@ -12,17 +12,22 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE.parents[2] / "shared/corpora/hf_daily_papers_2024_2026/hf_daily_papers_2024_2026.parquet"
+CORPUS = (
+    HERE.parents[2] / "shared/corpora/hf_daily_papers_2024_2026/hf_daily_papers_2024_2026.parquet"
+)
 SEED = 20261129
 PER_SET_RANDOM = 150
 PER_SET_PER_THEME = 38
 
 TOWARDS = {
-    "pretraining-data": r"pre-?train\w* (?:data|corpus|corpora|dataset|mixture)|data (?:mixture|selection|curation|filtering)"
+    "pretraining-data": r"pre-?train\w* (?:data|corpus|corpora|dataset|mixture)"
+    r"|data (?:mixture|selection|curation|filtering)"
     r"|deduplicat|web[- ]crawl|common ?crawl|data quality",
-    "continual-pretraining": r"continu\w* pre-?train|domain-adaptive pre|catastrophic(?:ally)? forget|continual learning"
+    "continual-pretraining": r"continu\w* pre-?train|domain-adaptive pre"
+    r"|catastrophic(?:ally)? forget|continual learning"
     r"|mid-?training|knowledge updat",
-    "rl-post-training": r"reinforcement learning|\brlhf\b|preference optimi|\bdpo\b|reward model|\bgrpo\b|\bppo\b"
+    "rl-post-training": r"reinforcement learning|\brlhf\b|preference optimi|\bdpo\b"
+    r"|reward model|\bgrpo\b|\bppo\b"
     r"|\brlvr\b|verifiable reward",
     "control": r"robot|manipulation|locomotion|embodied|imitation learning|offline reinforcement"
     r"|decision transformer|controllab|steering|vision-language-action|autonomous driving",
@@ -47,7 +52,9 @@ def main() -> None:
             sets[name].append(pick.assign(draw=f"towards:{theme}"))
     for name, parts in sets.items():
         frame = pd.concat(parts).sample(frac=1.0, random_state=SEED)  # shuffled: draw is not a hint
-        frame[["arxiv_id", "draw", "title", "abstract"]].to_csv(HERE / f"candidates_{name}.csv", index=False)
+        frame[["arxiv_id", "draw", "title", "abstract"]].to_csv(
+            HERE / f"candidates_{name}.csv", index=False
+        )
         print(name, len(frame))
 
 
