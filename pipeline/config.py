@@ -4,9 +4,11 @@ loader that validates them. Reads an optional TOML file; produces a `PipelineCon
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,6 +164,88 @@ class PipelineConfig:
     # Seed of every stochastic stage (UMAP, representation sampling); `--seed` overrides it.
     seed: int = 42
 
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+# ------------------------------------------------------------------------------------------
+# Validation: every value's allowed range, checked in one place whenever a config is built
+# (from TOML, in code, or by `dataclasses.replace`, e.g. for `--seed`).
+
+SEED_MAX = 2**32 - 1
+LAYOUT_METRICS = ("cosine", "euclidean", "manhattan", "correlation", "chebyshev", "minkowski")
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _at_least(low: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v >= low), f"a number >= {_num(low)}"
+
+
+def _between(low: float, high: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: low <= v <= high), f"a number from {_num(low)} to {_num(high)}"
+
+
+def _zero_or_at_least(low: int) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v == 0 or v >= low), f"0 (derived from the corpus) or an integer >= {low}"
+
+
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "seed": _between(0, SEED_MAX),
+    "embed.batch_size": _at_least(1),
+    "cluster.n_neighbors": _zero_or_at_least(2),
+    "cluster.n_components": _between(2, 100),
+    "cluster.min_cluster_size": _zero_or_at_least(2),
+    "cluster.min_samples": _at_least(0),
+    "cluster.max_cluster_size": _zero_or_at_least(2),
+    "cluster.ngram_max": _between(1, 5),
+    "cluster.max_features": _at_least(0),
+    "cluster.n_keywords": _at_least(1),
+    "cluster.mmr_diversity": _between(0, 1),
+    "cluster.outlier_threshold": _between(-1, 1),
+    "cluster.n_representative": _at_least(1),
+    "cluster.min_papers": _at_least(3),
+    "layout.n_neighbors": _zero_or_at_least(2),
+    "layout.min_dist": _between(0, 1),
+    "layout.metric": ((lambda v: v in LAYOUT_METRICS), "one of " + ", ".join(LAYOUT_METRICS)),
+    "themes.paper_weight": _between(0, 1),
+    "themes.lexical_weight": _at_least(0),
+    "themes.min_score": _between(-100, 100),
+    "themes.evidence_similarity": _between(-1, 1),
+    "themes.n_generated": _at_least(0),
+}
+
+
+def _values(config: Any, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(_values(value, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = value
+    return out
+
+
+def validate(config: PipelineConfig) -> None:
+    """Raise ConfigError naming the key, the value and what is allowed, for the first value out
+    of range (NaN and infinities are never allowed), a missing model folder or a cache folder
+    that is a file."""
+    for key, value in _values(config).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key} = {value!r}: must be a finite number")
+        rule = _RULES.get(key)
+        if rule is not None and not rule[0](value):
+            raise ConfigError(f"{key} = {value!r}: must be {rule[1]}")
+    model = config.embed.model
+    if model != "bundled" and not Path(model).expanduser().is_dir():
+        raise ConfigError(f'embed.model = {model!r}: must be "bundled" or an existing model folder')
+    cache = Path(config.embed.cache_dir).expanduser()
+    if config.embed.use_cache and cache.exists() and not cache.is_dir():
+        raise ConfigError(f"embed.cache_dir = {str(cache)!r}: is a file, must be a folder")
+
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:
     """Validate (and lightly coerce) one TOML value against a dataclass field annotation."""
@@ -223,6 +307,12 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder; give a TOML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     try:
