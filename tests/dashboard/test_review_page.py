@@ -15,7 +15,7 @@ from pipeline import contract
 from pipeline import decisions as D
 from tests.run_factory import make_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 REVIEW, PRESENTER = "app_pages/review.py", "app_pages/presenter.py"
 

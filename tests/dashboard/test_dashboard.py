@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from pipeline import contract
 from tests.run_factory import SCRIPT_TITLE, make_incompatible_run, make_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 PAGES = [
     "app_pages/overview.py",
