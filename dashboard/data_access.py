@@ -1,9 +1,10 @@
 """The dashboard's only door to run data and its only home of `st.cache_*`: reads runs through
 `pipeline.contract` from $RTE_RUNS_DIR (default data/runs) and serves the derived views.
 
-Every page gets its tables from `view_tables(run_id)`, so reviewed state (renames, merges,
-moves) can be applied in one place (`_apply_review`). Cached objects are shared between
-sessions: treat returned DataFrames and arrays as read-only (copy before changing).
+Every page gets its tables from `view_tables(run_id)`, the run with its review decisions
+applied (renames, merges, moves: `pipeline.decisions.load_state`, called in `_review_state`).
+Cached objects are shared between sessions: treat returned DataFrames and arrays as read-only
+(copy before changing).
 """
 
 from __future__ import annotations
@@ -87,12 +88,6 @@ def review_state(run_id: str) -> decisions.ReviewState:
     return _review_state(str(runs_dir()), run_id, review_token(run_id))
 
 
-def _apply_review(run_id: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """View-level adjustments after the review; review decisions themselves are applied to the
-    run tables in `_view_tables` (pipeline.decisions.reviewed_tables), so this is identity."""
-    return tables
-
-
 @st.cache_resource(max_entries=3, show_spinner="Preparing views…")
 def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame]:
     source = _review_state(folder, run_id, token).tables  # the run with review decisions applied
@@ -110,7 +105,7 @@ def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame
     edited = source["clusters"].set_index("cluster_id")["is_edited"]
     changed = tables["clusters"]["cluster_id"].map(edited)
     tables["clusters"]["is_changed"] = changed.fillna(False).astype(bool)
-    return _apply_review(run_id, tables)
+    return tables
 
 
 def view_tables(run_id: str) -> dict[str, pd.DataFrame]:

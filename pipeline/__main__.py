@@ -1,7 +1,7 @@
 """Command line for the pipeline: parse arguments, call a stage, print; no logic lives here.
 
-Subcommands: ingest (others are added by their own issues). A user error prints one line and
-exits 2; it never shows a traceback.
+Subcommands: ingest, run, runs and bench. A user error prints one line and exits 2; it never
+shows a traceback.
 """
 
 from __future__ import annotations

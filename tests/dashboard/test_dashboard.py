@@ -1,4 +1,4 @@
-"""AppTest checks of the dashboard frame and its four pages against synthetic runs."""
+"""AppTest checks of the dashboard frame and its pages against synthetic runs."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ PAGES = [
     "app_pages/map.py",
     "app_pages/timelines.py",
     "app_pages/clusters.py",
+    "app_pages/review.py",
+    "app_pages/presenter.py",
 ]
 
 
@@ -266,6 +268,12 @@ def test_overview_links_to_clusters(app, runs):
     largest = assign.loc[assign["cluster_id"] >= 0, "cluster_id"].value_counts().index[0]
     assert ("clusters", f"cluster={largest}") in links
     assert ("timelines", "within=control") in links
+
+
+def test_pages_list_every_page_file():
+    """PAGES (rendered by the tests here, import hygiene included) names every page file."""
+    files = {f"app_pages/{p.name}" for p in (ROOT / "dashboard" / "app_pages").glob("*.py")}
+    assert set(PAGES) == files - {"app_pages/overview_alias.py"}
 
 
 def test_dashboard_never_imports_torch(runs):

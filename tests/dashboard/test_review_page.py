@@ -114,9 +114,13 @@ def test_split_flow_preview_then_accept(runs):
     at = _open(REVIEW)
     at.button(key="review_split_preview_0").click().run()
     _ok(at)
-    assert at.button(key="review_split_accept_0") is not None
+    members = _state(runs).paper_ids(0)
+    preview = next(d.value for d in at.dataframe if "part" in d.value.columns)
+    assert sorted(preview["part"].unique()) == [1, 2]  # two parts, numbered from 1
+    assert sorted(preview["paper_id"]) == sorted(members)
+    assert not at.button(key="review_split_accept_0").disabled
     assert _state(runs).version == 0  # a preview saves nothing
-    n_before = len(_state(runs).paper_ids(0))
+    n_before = len(members)
     at.button(key="review_split_accept_0").click().run()
     _ok(at)
     state = _state(runs)
