@@ -155,7 +155,7 @@ def publish() -> dict[str, list[str] | str]:
     return desired
 
 
-def view_link(base_url: str, page_path: str, query: dict, page_paths: tuple[str, ...] = ()) -> str:
+def view_url(base_url: str, page_path: str, query: dict, page_paths: tuple[str, ...] = ()) -> str:
     """Absolute link to a page with the given query (lists become repeated keys). `base_url`
     is the browser's current URL; a trailing page path from `page_paths` is replaced."""
     base = base_url.split("?")[0].split("#")[0].rstrip("/")

@@ -3,10 +3,10 @@
 
 import streamlit as st
 
-from dashboard import exports, figures, state, transforms, widgets
+from dashboard import exports, figures, frame, state, transforms, widgets
 from dashboard.transforms import escape_markdown
 
-ctx = widgets.view()
+ctx = frame.view()
 shown = ctx.shown
 clusters = ctx.tables["clusters"]
 labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))

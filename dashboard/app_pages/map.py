@@ -4,12 +4,12 @@ centres; box/lasso selection fills a table; a chosen paper opens its detail and 
 import numpy as np
 import streamlit as st
 
-from dashboard import data_access, state, transforms, widgets
+from dashboard import data_access, frame, state, transforms, widgets
 
 MAX_LABELS = 40  # cluster labels drawn on the map (largest clusters first)
 MAX_CHOICES = 500  # papers offered in the "open a paper" list
 
-ctx = widgets.view()
+ctx = frame.view()
 papers = ctx.papers
 
 st.title("Paper map")

@@ -3,10 +3,10 @@ clusters, each linking into the other pages."""
 
 import streamlit as st
 
-from dashboard import figures, state, transforms, widgets
+from dashboard import figures, frame, state, transforms, widgets
 from dashboard.transforms import escape_markdown
 
-ctx = widgets.view()
+ctx = frame.view()
 shown = ctx.shown
 clusters = ctx.tables["clusters"]
 

@@ -4,14 +4,14 @@ progress ("7 of 18") and an agenda that can be narrowed to the clusters still un
 
 import streamlit as st
 
-from dashboard import data_access, figures, review_ui, transforms, widgets
+from dashboard import data_access, figures, frame, review_ui, transforms
 from dashboard.meeting_pack import cluster_order
 from dashboard.transforms import escape_markdown
 from pipeline import decisions as D
 
 POS = "_presenter_position"  # cluster key on screen (survives reorders of the agenda)
 
-ctx = widgets.view()
+ctx = frame.view()
 review = data_access.review_state(ctx.run_id)
 seen = review_ui.begin(review)
 themes = dict(zip(ctx.tables["themes"]["theme_id"], ctx.tables["themes"]["name"], strict=True))

@@ -5,11 +5,11 @@ since this page was drawn."""
 
 import streamlit as st
 
-from dashboard import data_access, review_ui, widgets
+from dashboard import data_access, frame, review_ui
 from dashboard.transforms import escape_markdown
 from pipeline import decisions as D
 
-ctx = widgets.view()
+ctx = frame.view()
 review = data_access.review_state(ctx.run_id)
 seen = review_ui.begin(review)  # the version this browser last saw (stale check)
 clusters = review.clusters

@@ -4,9 +4,9 @@ their papers."""
 
 import streamlit as st
 
-from dashboard import figures, state, transforms, widgets
+from dashboard import figures, frame, state, transforms, widgets
 
-ctx = widgets.view()
+ctx = frame.view()
 shown = ctx.shown
 themes = ctx.tables["themes"]
 theme_names = dict(zip(themes["theme_id"], themes["name"], strict=True))
