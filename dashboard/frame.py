@@ -155,20 +155,17 @@ def sidebar_filters(tables: dict[str, pd.DataFrame]) -> Filters:
     def in_range(v):
         return v if v is None or (lo and hi and lo <= v <= hi) else None
 
-    col1, col2 = sb.columns(2)
-    date_from = col1.date_input(
-        "From",
-        key=state.bind(state.DATE_FROM, in_range),
-        min_value=lo,
-        max_value=hi,
-        format="YYYY-MM-DD",
-    )
-    date_to = col2.date_input(
-        "To",
-        key=state.bind(state.DATE_TO, in_range),
-        min_value=lo,
-        max_value=hi,
-        format="YYYY-MM-DD",
+    date_from, date_to = (
+        column.date_input(
+            label,
+            key=state.bind(param, in_range),
+            min_value=lo,
+            max_value=hi,
+            format="YYYY-MM-DD",
+        )
+        for column, label, param in zip(
+            sb.columns(2), ("From", "To"), (state.DATE_FROM, state.DATE_TO), strict=True
+        )
     )
     sb.button("Clear filters", on_click=_clear_filters, width="stretch")
     return Filters(
