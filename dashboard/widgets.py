@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import data_access, exports, transforms
+from dashboard import data_access, exports, state, transforms
 from dashboard.frame import ViewContext
 from dashboard.transforms import escape_markdown
 
@@ -49,14 +49,14 @@ def chart(
         if exports.chromium_path():
             st.download_button(
                 "PNG (1600×900, 2×)",
-                key=f"{key}_png",
+                key=state.keyed(key, "png"),
                 file_name=f"{stem}.png",
                 mime="image/png",
                 data=lambda: exports.figure_image(exports.titled(fig, title, subtitle), "png"),
             )
             st.download_button(
                 "SVG",
-                key=f"{key}_svg",
+                key=state.keyed(key, "svg"),
                 file_name=f"{stem}.svg",
                 mime="image/svg+xml",
                 data=lambda: exports.figure_image(exports.titled(fig, title, subtitle), "svg"),
@@ -65,14 +65,14 @@ def chart(
             st.info(exports.INSTALL_HINT)
         st.download_button(
             "Interactive HTML",
-            key=f"{key}_html",
+            key=state.keyed(key, "html"),
             file_name=f"{stem}.html",
             mime="text/html",
             data=lambda: exports.figure_html(exports.titled(fig, title, subtitle)),
         )
         st.download_button(
             "Data (CSV)",
-            key=f"{key}_csv",
+            key=state.keyed(key, "csv"),
             file_name=f"{stem}.csv",
             mime="text/csv",
             data=lambda: exports.safe_csv(data() if callable(data) else data),
@@ -125,6 +125,6 @@ def paper_detail(ctx: ViewContext, row: int) -> None:
     st.dataframe(
         table,
         hide_index=True,
-        key=f"nearest_{row}",
+        key=state.keyed(state.NEAREST, row),
         column_config={"link": st.column_config.LinkColumn("link", display_text="open")},
     )

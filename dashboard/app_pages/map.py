@@ -38,7 +38,7 @@ event = widgets.chart(
     fig,
     title=f"Paper map by {color_by}",
     ctx=ctx,
-    key="map_chart",
+    key=state.MAP_CHART,
     select=True,
     data=lambda: transforms.paper_table(ctx.shown).assign(
         map_x=ctx.shown["map_x"].to_numpy(), map_y=ctx.shown["map_y"].to_numpy()
@@ -55,7 +55,7 @@ selected_rows = sorted(
 selected_rows = [r for r in selected_rows if ctx.mask[r]]
 if selected_rows:
     st.subheader(f"{len(selected_rows):,} selected papers")
-    widgets.paper_list(papers.iloc[selected_rows], key="map_selected")
+    widgets.paper_list(papers.iloc[selected_rows], key=state.MAP_SELECTED)
     choices = papers.iloc[selected_rows[:MAX_CHOICES]]
 else:
     st.caption("No selection: choose a paper from the filtered papers below, or select on the map.")

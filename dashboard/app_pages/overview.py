@@ -49,7 +49,7 @@ else:
             title="Papers per theme",
             data=summary,
             ctx=ctx,
-            key="overview_themes",
+            key=state.OVERVIEW_THEMES_CHART,
         )
     with right:
         st.subheader(" ")
@@ -74,7 +74,7 @@ else:
             st.page_link(
                 "app_pages/timelines.py",
                 label=escape_markdown(f"Clusters inside {rec.name} over time"),
-                query_params={"within": rec.theme_id},
+                query_params={state.TL_WITHIN.name: rec.theme_id},
                 icon=":material/stacked_line_chart:",
             )
 
@@ -105,7 +105,7 @@ else:
                 st.page_link(
                     "app_pages/clusters.py",
                     label=escape_markdown(f"{rec.label} · {rec.theme_name} · {fmt(rec)}"),
-                    query_params={"cluster": str(rec.cluster_id)},
+                    query_params={state.CLUSTER.name: str(rec.cluster_id)},
                     icon=":material/workspaces:",
                 )
     st.page_link("app_pages/map.py", label="Explore the paper map", icon=":material/scatter_plot:")

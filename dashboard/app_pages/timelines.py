@@ -74,7 +74,7 @@ else:
         title=f"{title} by {period}",
         data=counts.assign(name=counts["group"].map(names)),
         ctx=ctx,
-        key=f"timeline_chart_{by}",
+        key=state.keyed(state.TIMELINE_CHART, by),
         select=("points",),
     )
     n_sparse = counts.loc[counts["is_sparse"], "period"].nunique()
@@ -97,8 +97,8 @@ else:
         for p in (event.selection.points if event else [])
         if p.get("curve_number", len(groups)) < len(groups) and "x" in p
     ]
-    if clicked and st.session_state.get("_timeline_clicked") != repr(clicked):
-        st.session_state["_timeline_clicked"] = repr(clicked)
+    if clicked and st.session_state.get(state.TIMELINE_CLICKED) != repr(clicked):
+        st.session_state[state.TIMELINE_CLICKED] = repr(clicked)
         state.set_value(state.TL_GROUP, str(groups[clicked[0][0]]))
         state.set_value(state.TL_AT, str(clicked[0][1]))
     g1, g2 = st.columns(2)
@@ -122,6 +122,6 @@ else:
         value = group if by == "theme_id" else int(group)
         listed = transforms.period_papers(subset, period, at, by, value)
         st.caption(f"{len(listed)} papers")
-        widgets.paper_list(listed, key="timeline_papers")
+        widgets.paper_list(listed, key=state.TIMELINE_PAPERS)
     else:
         st.caption("Click a point on the chart, or choose a line and a period, to list papers.")

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import state
 from pipeline import contract
 from tests.run_factory import SCRIPT_TITLE, make_incompatible_run, make_run
 
@@ -195,7 +196,7 @@ def test_cluster_table_lists_every_cluster(app, runs):
     at = app("app_pages/clusters.py")
     table = at.dataframe[0].value
     assert set(table["cluster_id"]) == set(run_tables(runs).clusters["cluster_id"])
-    at.text_input(key="w_find").input("toxicity").run()
+    at.text_input(key=state.widget_key(state.CLUSTER_SEARCH)).input("toxicity").run()
     narrowed = at.dataframe[0].value
     assert 0 < len(narrowed) < len(table)
     assert all("toxicity" in (r.label + r.keywords_text) for r in narrowed.itertuples())
@@ -247,7 +248,7 @@ def test_timelines_switch_to_clusters_within_theme(app, runs):
     assign = run_tables(runs).assignments
     clusters = assign.loc[assign["theme_id"] == "control", "cluster_id"].unique()
     assert len(fig["data"]) == len(clusters)
-    at.selectbox(key="w_within").set_value("").run()
+    at.selectbox(key=state.widget_key(state.TL_WITHIN)).set_value("").run()
     assert len(figure(at)["data"]) == assign["theme_id"].nunique()
 
 
