@@ -161,7 +161,7 @@ def nearest_papers(run_id: str, row: int, k: int = 8) -> pd.DataFrame:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _map_figure(
+def _paper_map(
     folder: str,
     run_id: str,
     token: str,
@@ -189,7 +189,7 @@ def _map_figure(
     )
 
 
-def map_figure(
+def paper_map(
     run_id: str,
     filters: transforms.Filters,
     color_by: str,
@@ -197,7 +197,7 @@ def map_figure(
     max_labels: int = 40,
 ) -> go.Figure:
     """The paper map for the filtered view (built once per filter state; do not modify it)."""
-    return _map_figure(
+    return _paper_map(
         str(runs_dir()),
         run_id,
         review_token(run_id),

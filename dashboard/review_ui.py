@@ -92,7 +92,7 @@ def select_cluster(key: str, options: list[int], default: int) -> None:
     st.session_state[key] = chosen if chosen in options else default
 
 
-def preview_split(run_id: str, review: D.ReviewState, cluster_id: int, k: int) -> None:
+def make_split_preview(run_id: str, review: D.ReviewState, cluster_id: int, k: int) -> None:
     """Compute a split preview (seeded KMeans on the stored embeddings) and keep it."""
     try:
         preview = D.preview_split(data_access.load_run(run_id), review, cluster_id, k)

@@ -450,7 +450,7 @@ def keyword_counts(papers: pd.DataFrame, keywords: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["keyword", "n_papers"])
 
 
-def cluster_papers(
+def sorted_cluster_members(
     papers: pd.DataFrame, cluster_id: int, representative_ids: list[str], sort: str = "relevance"
 ) -> pd.DataFrame:
     """The papers of one cluster, representative papers first when sorting by relevance.

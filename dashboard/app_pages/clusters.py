@@ -165,7 +165,7 @@ else:
             )
             or "relevance"
         )
-        ordered = transforms.cluster_papers(
+        ordered = transforms.sorted_cluster_members(
             members, cluster_id, list(info["representative_paper_ids"]), sort
         )
         reps = ordered[ordered["is_representative"]]

@@ -33,7 +33,7 @@ chosen_row = None
 if st.session_state[key_paper] is not None:
     chosen_row = int(papers.index[papers["paper_id"] == st.session_state[key_paper]][0])
 
-fig = data_access.map_figure(ctx.run_id, ctx.filters, color_by, chosen_row, MAX_LABELS)
+fig = data_access.paper_map(ctx.run_id, ctx.filters, color_by, chosen_row, MAX_LABELS)
 event = widgets.chart(
     fig,
     title=f"Paper map by {color_by}",

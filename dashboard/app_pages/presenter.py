@@ -79,7 +79,7 @@ left, right = st.columns([3, 2])
 with left:
     st.markdown("**Top papers**")
     members = ctx.papers[ctx.papers["cluster_id"] == cluster_id]
-    top = transforms.cluster_papers(
+    top = transforms.sorted_cluster_members(
         members, cluster_id, list(row["representative_paper_ids"]), "relevance"
     )
     for rec in top.head(6).itertuples(index=False):

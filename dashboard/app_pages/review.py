@@ -135,7 +135,7 @@ else:
             key=_input(state.REVIEW_SPLIT_K),
         )
         if st.button("Preview split", key=_button(state.REVIEW_SPLIT_PREVIEW)):
-            review_ui.preview_split(ctx.run_id, review, cluster_id, int(k))
+            review_ui.make_split_preview(ctx.run_id, review, cluster_id, int(k))
         preview = review_ui.current_preview(cluster_id, review)
         if preview is not None:
             names = []
