@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import figures, transforms
+from dashboard import figures, layers, palette, transforms
 from pipeline import contract, decisions
 
 RUNS_ENV = "RTE_RUNS_DIR"
@@ -171,22 +171,18 @@ def _paper_map(
     max_labels: int,
 ) -> go.Figure:
     tables = _view_tables(folder, run_id, token)
-    papers, themes = tables["papers"], tables["themes"]
-    mask = _filter_mask(folder, run_id, token, *filter_key)
-    centres = transforms.cluster_centres(
-        papers.loc[mask, ["cluster_id", "map_x", "map_y", "paper_id", "cluster_label"]],
-        max_labels,
-    )
-    edited = tables["clusters"].set_index("cluster_id")["is_changed"]
-    centres["is_edited"] = centres["cluster_id"].map(edited).fillna(False).astype(bool)
-    return figures.map_figure(
-        papers,
-        shown=mask,
+    clusters = tables["clusters"]
+    decided = layers.map_layers(
+        tables["papers"],
+        shown=_filter_mask(folder, run_id, token, *filter_key),
         color_by=color_by,
-        colors=figures.theme_colors(themes["theme_id"].tolist()),
-        centres=centres,
+        colors=palette.theme_colors(tables["themes"]["theme_id"].tolist()),
         selected_row=selected_row,
+        labels=True,
+        max_labels=max_labels,
+        edited_clusters=set(clusters.loc[clusters["is_changed"], "cluster_id"]),
     )
+    return figures.map_figure(decided)
 
 
 def paper_map(

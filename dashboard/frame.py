@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data_access, state, transforms
-from dashboard.figures import theme_colors
+from dashboard.palette import theme_colors
 from dashboard.transforms import Filters, ViewFacts
 from pipeline import contract
 

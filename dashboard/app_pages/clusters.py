@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from dashboard import exports, figures, frame, state, transforms, widgets
+from dashboard import exports, figures, frame, layers, state, transforms, widgets
 from dashboard.transforms import escape_markdown
 
 ctx = frame.view()
@@ -141,14 +141,11 @@ else:
                 st.caption(partial_text)  # period labels and a date: nothing to escape
         with c4:
             st.subheader("On the map")
+            zoomed = layers.map_layers(
+                ctx.papers, shown=ctx.mask, colors=ctx.colors, highlight_cluster=cluster_id
+            )
             widgets.chart(
-                figures.map_figure(
-                    ctx.papers,
-                    shown=ctx.mask,
-                    colors=ctx.colors,
-                    highlight_cluster=cluster_id,
-                    height=320,
-                ),
+                figures.map_figure(zoomed, height=320),
                 title=f"Map: {info['label']}",
                 data=transforms.paper_table(members),
                 ctx=ctx,
