@@ -26,6 +26,22 @@ def filter_banner(ctx: ViewContext) -> None:
         st.caption(escape_markdown(f"Showing {n_shown:,} of {n_all:,} papers · {ctx.filter_text}"))
 
 
+def choice(
+    label: str,
+    options: list[str] | tuple[str, ...],
+    param: state.Param,
+    *,
+    labels: dict[str, str] | None = None,
+    where=st,
+) -> str:
+    """A segmented control for the shareable setting `param`, drawn in `where` (a column);
+    a value that is not an option (an old link) or an emptied control gives the default."""
+    options = list(options)
+    key = state.bind(param, lambda v: v if v in options else param.default)
+    shown = {"format_func": lambda o: labels.get(o, o)} if labels else {}
+    return where.segmented_control(label, options, key=key, **shown) or param.default
+
+
 def chart(
     fig: go.Figure,
     *,
@@ -44,39 +60,32 @@ def chart(
     event = st.plotly_chart(fig, key=key, config={"displaylogo": False}, **kwargs)
     subtitle = f"{ctx.filter_text} · run {ctx.run_id}"
     stem = exports.file_stem(title)
+
+    def titled() -> go.Figure:
+        return exports.titled(fig, title, subtitle)
+
+    def table() -> pd.DataFrame:
+        return data() if callable(data) else data
+
+    files = [  # (button, file extension, MIME type, the bytes: built only when clicked)
+        ("PNG (1600×900, 2×)", "png", "image/png", lambda: exports.figure_image(titled(), "png")),
+        ("SVG", "svg", "image/svg+xml", lambda: exports.figure_image(titled(), "svg")),
+        ("Interactive HTML", "html", "text/html", lambda: exports.figure_html(titled())),
+        ("Data (CSV)", "csv", "text/csv", lambda: exports.safe_csv(table())),
+    ]
     with st.popover("Export chart", icon=":material/download:"):
         st.caption("Files carry the chart title and the active filters.")
-        if exports.chromium_path():
-            st.download_button(
-                "PNG (1600×900, 2×)",
-                key=state.keyed(key, "png"),
-                file_name=f"{stem}.png",
-                mime="image/png",
-                data=lambda: exports.figure_image(exports.titled(fig, title, subtitle), "png"),
-            )
-            st.download_button(
-                "SVG",
-                key=state.keyed(key, "svg"),
-                file_name=f"{stem}.svg",
-                mime="image/svg+xml",
-                data=lambda: exports.figure_image(exports.titled(fig, title, subtitle), "svg"),
-            )
-        else:
+        if not exports.chromium_path():
             st.info(exports.INSTALL_HINT)
-        st.download_button(
-            "Interactive HTML",
-            key=state.keyed(key, "html"),
-            file_name=f"{stem}.html",
-            mime="text/html",
-            data=lambda: exports.figure_html(exports.titled(fig, title, subtitle)),
-        )
-        st.download_button(
-            "Data (CSV)",
-            key=state.keyed(key, "csv"),
-            file_name=f"{stem}.csv",
-            mime="text/csv",
-            data=lambda: exports.safe_csv(data() if callable(data) else data),
-        )
+            files = files[2:]  # PNG and SVG need Chromium
+        for label, extension, mime, make in files:
+            st.download_button(
+                label,
+                key=state.keyed(key, extension),
+                file_name=f"{stem}.{extension}",
+                mime=mime,
+                data=make,
+            )
     return event
 
 

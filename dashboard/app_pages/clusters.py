@@ -152,16 +152,7 @@ else:
                 key=state.CLUSTER_MAP_CHART,
             )
 
-        sort = (
-            st.segmented_control(
-                "Sort papers by",
-                ["relevance", "date"],
-                key=state.bind(
-                    state.CLUSTER_SORT, lambda v: v if v in ("relevance", "date") else "relevance"
-                ),
-            )
-            or "relevance"
-        )
+        sort = widgets.choice("Sort papers by", ["relevance", "date"], state.CLUSTER_SORT)
         ordered = transforms.sorted_cluster_members(
             members, cluster_id, list(info["representative_paper_ids"]), sort
         )

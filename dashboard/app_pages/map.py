@@ -14,14 +14,7 @@ papers = ctx.papers
 
 st.title("Paper map")
 widgets.filter_banner(ctx)
-color_by = (
-    st.segmented_control(
-        "Colour by",
-        ["theme", "cluster"],
-        key=state.bind(state.MAP_COLOR, lambda v: v if v in ("theme", "cluster") else "theme"),
-    )
-    or "theme"
-)
+color_by = widgets.choice("Colour by", ["theme", "cluster"], state.MAP_COLOR)
 st.caption(
     "Each point is a paper; nearby papers are similar. Papers outside the filters stay faint "
     "for context. Drag a box or lasso to list papers; hover for details."

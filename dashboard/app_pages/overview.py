@@ -27,15 +27,10 @@ if len(dates):
 if shown.empty:
     st.info("No paper matches the filters. Clear or widen them in the sidebar.")
 else:
-    period = (
-        st.segmented_control(
-            "Growth: last complete period against the one before",
-            ["month", "quarter", "year"],
-            key=state.bind(
-                state.OVERVIEW_PERIOD, lambda v: v if v in transforms.PERIOD_KINDS else "quarter"
-            ),
-        )
-        or "quarter"
+    period = widgets.choice(
+        "Growth: last complete period against the one before",
+        transforms.PERIOD_KINDS,
+        state.OVERVIEW_PERIOD,
     )
     data_end = transforms.latest_date(ctx.papers)  # the whole run's, whatever the filters
     summary = transforms.theme_summary(shown, ctx.tables["themes"], period, data_end)

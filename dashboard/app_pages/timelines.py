@@ -6,6 +6,9 @@ import streamlit as st
 
 from dashboard import figures, frame, state, transforms, widgets
 
+MEASURES = {"n_papers": "papers", "share": "share of all"}  # value: button text
+STYLES = {"lines": "lines", "area": "stacked areas"}
+
 ctx = frame.view()
 shown = ctx.shown
 themes = ctx.tables["themes"]
@@ -15,32 +18,9 @@ st.title("Timelines")
 widgets.filter_banner(ctx)
 
 c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
-period = (
-    c1.segmented_control(
-        "Period",
-        list(transforms.PERIOD_KINDS),
-        key=state.bind(state.TL_PERIOD, lambda v: v if v in transforms.PERIOD_KINDS else "quarter"),
-    )
-    or "quarter"
-)
-measure = (
-    c2.segmented_control(
-        "Measure",
-        ["n_papers", "share"],
-        format_func={"n_papers": "papers", "share": "share of all"}.get,
-        key=state.bind(state.TL_MEASURE, lambda v: v if v in ("n_papers", "share") else "n_papers"),
-    )
-    or "n_papers"
-)
-style = (
-    c3.segmented_control(
-        "Style",
-        ["lines", "area"],
-        format_func={"lines": "lines", "area": "stacked areas"}.get,
-        key=state.bind(state.TL_STYLE, lambda v: v if v in ("lines", "area") else "lines"),
-    )
-    or "lines"
-)
+period = widgets.choice("Period", transforms.PERIOD_KINDS, state.TL_PERIOD, where=c1)
+measure = widgets.choice("Measure", list(MEASURES), state.TL_MEASURE, labels=MEASURES, where=c2)
+style = widgets.choice("Style", list(STYLES), state.TL_STYLE, labels=STYLES, where=c3)
 within = (
     c4.selectbox(
         "Show",

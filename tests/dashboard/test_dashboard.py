@@ -260,6 +260,14 @@ def test_timeline_title_names_the_measure(app):
     assert "Papers per theme by quarter" in [h.value for h in at.subheader]
 
 
+def test_unknown_settings_in_a_link_fall_back_to_the_defaults(app):
+    """A link with values no control offers shows the defaults and drops them from the URL."""
+    at = app("app_pages/timelines.py", period="decade", measure="bogus", style="3d")
+    assert "Papers per theme by quarter" in [h.value for h in at.subheader]
+    assert [c.value for c in at.get("button_group")] == ["quarter", "n_papers", "lines"]
+    assert not {"period", "measure", "style"} & set(at.query_params)
+
+
 def test_overview_links_to_clusters(app, runs):
     """The Overview links the largest cluster to its cluster page and each theme to its
     timeline."""
