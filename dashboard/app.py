@@ -1,6 +1,7 @@
-"""The dashboard frame: page config, sidebar (run picker, facts, global filters, link to the
-view), page navigation, and the URL kept in step with the view. Run with
-`streamlit run dashboard/app.py` (reads runs from $RTE_RUNS_DIR, default data/runs).
+"""The dashboard's entry script: page config, the frame around every page (run picker, facts,
+global filters, link to the view: frame.py), page navigation, and the URL kept in step with the
+view. Run with `streamlit run dashboard/app.py` (reads runs from $RTE_RUNS_DIR, default
+data/runs).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
-from dashboard import state, widgets  # noqa: E402
+from dashboard import frame, state  # noqa: E402
 
 PAGE_DIR = Path(__file__).parent / "app_pages"
 
@@ -31,10 +32,10 @@ PAGES = [
 st.set_page_config(page_title="Research Theme Explorer", page_icon=":material/hub:", layout="wide")
 state.begin_run()
 
-run_id, problem = widgets.pick_run()
-ctx = widgets.build_view(run_id) if run_id else problem
+run_id, problem = frame.pick_run()
+ctx = frame.build_view(run_id) if run_id else problem
 if isinstance(ctx, str):
-    widgets.no_run_page("No run to show" if run_id is None else "This run cannot be read", ctx)
+    frame.no_run_page("No run to show" if run_id is None else "This run cannot be read", ctx)
 else:
     st.session_state[state.VIEW] = ctx
     pages = [
@@ -50,4 +51,4 @@ else:
     page = st.navigation([*pages, alias])
     link_slot = st.sidebar.empty()
     page.run()
-    widgets.view_link(link_slot, page.url_path, state.publish(), tuple(p[3] for p in PAGES))
+    frame.link_to_view(link_slot, page.url_path, state.publish(), tuple(p[3] for p in PAGES))

@@ -1,9 +1,10 @@
 """The dashboard's only door to run data and its only home of `st.cache_*`: reads runs through
 `pipeline.contract` from $RTE_RUNS_DIR (default data/runs) and serves the derived views.
 
-Every page gets its tables from `view_tables(run_id)`, so reviewed state (renames, merges,
-moves) can be applied in one place (`_apply_review`). Cached objects are shared between
-sessions: treat returned DataFrames and arrays as read-only (copy before changing).
+Every page gets its tables from `view_tables(run_id)`, the run with its review decisions
+applied (renames, merges, moves: `pipeline.decisions.load_state`, called in `_review_state`).
+Cached objects are shared between sessions: treat returned DataFrames and arrays as read-only
+(copy before changing).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import figures, transforms
+from dashboard import figures, layers, palette, transforms
 from pipeline import contract, decisions
 
 RUNS_ENV = "RTE_RUNS_DIR"
@@ -86,12 +87,6 @@ def review_state(run_id: str) -> decisions.ReviewState:
     return _review_state(str(runs_dir()), run_id, review_token(run_id))
 
 
-def _apply_review(run_id: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """View-level adjustments after the review; review decisions themselves are applied to the
-    run tables in `_view_tables` (pipeline.decisions.reviewed_tables), so this is identity."""
-    return tables
-
-
 @st.cache_resource(max_entries=3, show_spinner="Preparing views…")
 def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame]:
     source = _review_state(folder, run_id, token).tables  # the run with review decisions applied
@@ -108,7 +103,7 @@ def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame
     edited = source["clusters"].set_index("cluster_id")["is_edited"]
     changed = tables["clusters"]["cluster_id"].map(edited)
     tables["clusters"]["is_changed"] = changed.fillna(False).astype(bool)
-    return _apply_review(run_id, tables)
+    return tables
 
 
 def view_tables(run_id: str) -> dict[str, pd.DataFrame]:
@@ -164,7 +159,7 @@ def nearest_papers(run_id: str, row: int, k: int = 8) -> pd.DataFrame:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _map_figure(
+def _paper_map(
     folder: str,
     run_id: str,
     token: str,
@@ -174,25 +169,21 @@ def _map_figure(
     max_labels: int,
 ) -> go.Figure:
     tables = _view_tables(folder, run_id, token)
-    papers, themes = tables["papers"], tables["themes"]
-    mask = _filter_mask(folder, run_id, token, *filter_key)
-    centres = transforms.cluster_centres(
-        papers.loc[mask, ["cluster_id", "map_x", "map_y", "paper_id", "cluster_label"]],
-        max_labels,
-    )
-    edited = tables["clusters"].set_index("cluster_id")["is_changed"]
-    centres["is_edited"] = centres["cluster_id"].map(edited).fillna(False).astype(bool)
-    return figures.map_figure(
-        papers,
-        shown=mask,
+    clusters = tables["clusters"]
+    decided = layers.map_layers(
+        tables["papers"],
+        shown=_filter_mask(folder, run_id, token, *filter_key),
         color_by=color_by,
-        colors=figures.theme_colors(themes["theme_id"].tolist()),
-        centres=centres,
+        colors=palette.theme_colors(tables["themes"]["theme_id"].tolist()),
         selected_row=selected_row,
+        labels=True,
+        max_labels=max_labels,
+        edited_clusters=set(clusters.loc[clusters["is_changed"], "cluster_id"]),
     )
+    return figures.map_figure(decided)
 
 
-def map_figure(
+def paper_map(
     run_id: str,
     filters: transforms.Filters,
     color_by: str,
@@ -200,7 +191,7 @@ def map_figure(
     max_labels: int = 40,
 ) -> go.Figure:
     """The paper map for the filtered view (built once per filter state; do not modify it)."""
-    return _map_figure(
+    return _paper_map(
         str(runs_dir()),
         run_id,
         review_token(run_id),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import html
-import os
 import re
 import shutil
 from pathlib import Path
@@ -60,13 +59,22 @@ def titled(fig: go.Figure, title: str, subtitle: str) -> go.Figure:
 
 
 def figure_image(fig: go.Figure, fmt: str) -> bytes:
-    """PNG (1600x900, scale 2) or SVG bytes of `fig`; raises RuntimeError without Chromium."""
+    """PNG (1600x900, scale 2) or SVG bytes of `fig`; raises RuntimeError without Chromium.
+
+    kaleido gets the Chromium path and the image settings as arguments: the process
+    environment is left alone (and a BROWSER_PATH set there does not override the path)."""
     path = chromium_path()
     if path is None:
         raise RuntimeError(INSTALL_HINT)
-    os.environ.setdefault("BROWSER_PATH", path)
-    scale = PNG_SCALE if fmt == "png" else 1
-    return fig.to_image(format=fmt, width=PNG_WIDTH, height=PNG_HEIGHT, scale=scale)
+    import kaleido  # loaded on the first export only
+
+    opts = {
+        "format": fmt,
+        "width": PNG_WIDTH,
+        "height": PNG_HEIGHT,
+        "scale": PNG_SCALE if fmt == "png" else 1,
+    }
+    return kaleido.calc_fig_sync(fig.to_dict(), opts=opts, kopts={"path": path})
 
 
 def figure_html(fig: go.Figure) -> bytes:

@@ -1,4 +1,5 @@
-"""Pure Plotly figure builders: plain DataFrames in, `go.Figure` out (no Streamlit, no I/O).
+"""Pure Plotly figure builders: plain DataFrames (or, for the map, the layers decided by
+`layers.map_layers`) in, `go.Figure` out; they only draw (no Streamlit, no I/O).
 
 Paper text placed in figures (hover, labels) is HTML-escaped first: Plotly renders a few tags.
 """
@@ -10,169 +11,52 @@ import html
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
-from dashboard.transforms import OTHER_THEME, UNASSIGNED
+from dashboard.layers import MapLayers, PointLayer
+from dashboard.palette import MUTED
 
-MUTED = "#b0b4ba"  # unassigned and filtered-out papers
-OTHER = "#7f7f7f"  # the 'other' theme: papers that fit no named theme
-THEME_PALETTE = qualitative.D3
-CLUSTER_PALETTE = qualitative.Dark24 + qualitative.Light24
 SPARSE_FILL = "rgba(120,120,120,0.13)"
 PARTIAL_FILL = "rgba(255,165,0,0.12)"  # a period the data stops inside (incomplete)
 PARTIAL_NOTE = "partial period"
-MOVED_NOTE = "<br>✎ moved by review"  # added to the hover of papers a reviewer moved
-EDITED_MARK = " ✎"  # added to the map label of clusters a reviewer changed
-# Paper columns the map uses (see transforms.paper_view).
-MAP_COLUMNS = (
-    "row",
-    "map_x",
-    "map_y",
-    "hover",
-    "hover_theme",
-    "theme_id",
-    "theme_name",
-    "cluster_id",
-    "is_moved",
-)
 
 
-def theme_colors(theme_ids: list[str]) -> dict[str, str]:
-    """A stable colour per theme (sorted ids cycle through the palette); 'other' is grey."""
-    named = sorted(t for t in theme_ids if t != OTHER_THEME)
-    colors = {t: THEME_PALETTE[i % len(THEME_PALETTE)] for i, t in enumerate(named)}
-    colors[OTHER_THEME] = OTHER
-    return colors
-
-
-def cluster_color(cluster_ids: np.ndarray) -> np.ndarray:
-    """A palette colour per cluster id; unassigned papers get the muted grey."""
-    ids = np.asarray(cluster_ids)
-    palette = np.array(CLUSTER_PALETTE, dtype=object)
-    colors = palette[np.mod(ids, len(palette))]
-    colors[ids == UNASSIGNED] = MUTED
-    return colors
-
-
-def _points(
-    frame: pd.DataFrame,
-    name: str,
-    color,
-    size: float,
-    opacity: float,
-    *,
-    with_theme: bool = False,
-    **kw,
-) -> go.Scattergl:
-    """WebGL markers for `frame`; with_theme=True when the trace name is the papers' theme
-    (then the hover takes the theme from the trace name instead of repeating it per point).
-    Papers with a true `is_moved` get MOVED_NOTE in their hover."""
-    if kw.get("hoverinfo") != "skip":
-        kw.setdefault(
-            "hovertemplate",
+def _points(layer: PointLayer) -> go.Scattergl:
+    """One layer of papers as WebGL markers; each point carries its paper row in customdata."""
+    kw = {}
+    if layer.hover is None:
+        kw["hoverinfo"] = "skip"
+    else:
+        kw["hovertext"] = layer.hover
+        kw["hovertemplate"] = (
             "%{hovertext}<br>%{fullData.name}<extra></extra>"
-            if with_theme
-            else "%{hovertext}<extra></extra>",
+            if layer.hover_adds_name
+            else "%{hovertext}<extra></extra>"
         )
-    hovertext = None
-    if kw.get("hoverinfo") != "skip":
-        hovertext = frame["hover" if with_theme else "hover_theme"]
-        if "is_moved" in frame.columns:
-            hovertext = hovertext.where(~frame["is_moved"].to_numpy(bool), hovertext + MOVED_NOTE)
-        hovertext = hovertext.to_numpy()
+    if not layer.in_legend:
+        kw["showlegend"] = False
+    if layer.legend_group is not None:
+        kw["legendgroup"] = layer.legend_group
     return go.Scattergl(
-        x=frame["map_x"].to_numpy(np.float32),  # float32 halves what travels to the browser
-        y=frame["map_y"].to_numpy(np.float32),
+        x=layer.map_x,
+        y=layer.map_y,
         mode="markers",
-        name=name,
-        marker={"color": color, "size": size, "opacity": opacity},
-        customdata=frame["row"].to_numpy(np.int32),
-        hovertext=hovertext,
+        name=layer.name,
+        marker={"color": layer.color, "size": layer.size, "opacity": layer.opacity},
+        customdata=layer.rows,
         **kw,
     )
 
 
-def map_figure(
-    papers: pd.DataFrame,
-    *,
-    shown: np.ndarray | None = None,
-    color_by: str = "theme",
-    colors: dict[str, str] | None = None,
-    centres: pd.DataFrame | None = None,
-    highlight_cluster: int | None = None,
-    selected_row: int | None = None,
-    height: int = 640,
-) -> go.Figure:
-    """The paper map: one WebGL point per paper at (map_x, map_y).
-
-    `shown` marks the papers passing the filters (the rest are drawn faint, as context);
-    unassigned papers are muted grey. `color_by` is "theme" (one trace per theme, legend) or
-    "cluster" (one trace, palette colour per cluster). `centres` (cluster_id, map_x, map_y,
-    label, optional is_edited) places cluster labels, ✎ marking clusters a reviewer changed.
-    An optional bool `is_moved` paper column marks papers a reviewer moved (in the hover).
-    `highlight_cluster` zooms to that cluster and dims others.
-    Every point carries its paper `row` in customdata, for selection events.
-    """
-    papers = papers[[c for c in MAP_COLUMNS if c in papers.columns]]  # copy less below
-    shown = np.ones(len(papers), dtype=bool) if shown is None else np.asarray(shown, dtype=bool)
-    window = None  # (x0, x1, y0, y1) when zoomed to one cluster
-    if highlight_cluster is not None:
-        shown = shown & (papers["cluster_id"].to_numpy() == highlight_cluster)
-        members = papers[papers["cluster_id"] == highlight_cluster]
-        if len(members):
-            pad_x = max(float(np.ptp(members["map_x"])) * 0.15, 0.5)
-            pad_y = max(float(np.ptp(members["map_y"])) * 0.15, 0.5)
-            window = (
-                float(members["map_x"].min()) - pad_x,
-                float(members["map_x"].max()) + pad_x,
-                float(members["map_y"].min()) - pad_y,
-                float(members["map_y"].max()) + pad_y,
-            )
-    colors = colors or theme_colors(papers["theme_id"].unique().tolist())
-    fig = go.Figure()
-    size = 5.0 if len(papers) <= 5_000 else 3.5 if len(papers) <= 30_000 else 2.5
-    context = papers[~shown]
-    if window is not None:  # only the context inside the zoomed window travels to the browser
-        x0, x1, y0, y1 = window
-        context = context[
-            context["map_x"].between(x0, x1).to_numpy()
-            & context["map_y"].between(y0, y1).to_numpy()
-        ]
-    if len(context):
-        fig.add_trace(
-            _points(context, "filtered out", MUTED, size * 0.6, 0.18, hoverinfo="skip")  # context
-        )
-    visible = papers[shown]
-    unassigned = visible[visible["cluster_id"] == UNASSIGNED]
-    assigned = visible[visible["cluster_id"] != UNASSIGNED]
-    if len(unassigned):
-        fig.add_trace(_points(unassigned, "unassigned", MUTED, size * 0.8, 0.55))
-    for theme_id, group in assigned.groupby("theme_id", sort=True):
-        name = str(group["theme_name"].iloc[0])
-        if color_by == "cluster":  # colour per cluster; traces still split by theme for the hover
-            color = cluster_color(group["cluster_id"].to_numpy())
-            fig.add_trace(
-                _points(
-                    group,
-                    name,
-                    color,
-                    size,
-                    0.85,
-                    with_theme=True,
-                    showlegend=False,
-                    legendgroup="papers",
-                )
-            )
-        else:
-            fig.add_trace(
-                _points(group, name, colors.get(theme_id, MUTED), size, 0.85, with_theme=True)
-            )
-    if selected_row is not None and selected_row in set(papers["row"]):
-        chosen = papers[papers["row"] == selected_row]
+def map_figure(layers: MapLayers, *, height: int = 640) -> go.Figure:
+    """The paper map drawn from its layers (decided by `layers.map_layers`): the point layers
+    in order, a red ring on the chosen paper, cluster labels as annotations, and the axes
+    fixed to the zoom window when there is one."""
+    fig = go.Figure([_points(layer) for layer in layers.points])
+    if layers.chosen is not None:
         fig.add_trace(
             go.Scatter(
-                x=chosen["map_x"],
-                y=chosen["map_y"],
+                x=np.array(layers.chosen[:1]),
+                y=np.array(layers.chosen[1:]),
                 mode="markers",
                 name="chosen paper",
                 marker={
@@ -183,20 +67,18 @@ def map_figure(
                 hoverinfo="skip",
             )
         )
-    if centres is not None and len(centres):
-        # Annotations, not a text trace: WebGL points would be drawn over an SVG text trace.
-        for rec in centres.itertuples(index=False):
-            fig.add_annotation(
-                x=float(rec.map_x),
-                y=float(rec.map_y),
-                text=html.escape(str(rec.label))
-                + (EDITED_MARK if getattr(rec, "is_edited", False) else ""),
-                showarrow=False,
-                font={"size": 12, "color": "#111"},
-                bgcolor="rgba(255,255,255,0.7)",
-                borderpad=1,
-                name="cluster label",
-            )
+    # Annotations, not a text trace: WebGL points would be drawn over an SVG text trace.
+    for rec in layers.labels.itertuples(index=False):
+        fig.add_annotation(
+            x=float(rec.map_x),
+            y=float(rec.map_y),
+            text=rec.text,
+            showarrow=False,
+            font={"size": 12, "color": "#111"},
+            bgcolor="rgba(255,255,255,0.7)",
+            borderpad=1,
+            name="cluster label",
+        )
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
@@ -206,9 +88,9 @@ def map_figure(
         legend={"orientation": "h", "y": 1.02, "x": 0, "itemsizing": "constant"},
         plot_bgcolor="white",
     )
-    if window is not None:
-        fig.update_xaxes(range=list(window[:2]))
-        fig.update_yaxes(range=list(window[2:]))
+    if layers.window is not None:
+        fig.update_xaxes(range=list(layers.window[:2]))
+        fig.update_yaxes(range=list(layers.window[2:]))
         fig.update_layout(yaxis={"scaleanchor": None})
     return fig
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard import exports, figures, transforms
+from dashboard import exports, figures, layers, palette, transforms
 from pipeline import contract
 from pipeline import decisions as D
 
@@ -56,11 +56,11 @@ def pack_figures(
     """The pack's charts: theme timeline and paper map (coloured by theme, cluster labels)."""
     view = transforms.paper_view(tables)
     names = tables["themes"].set_index("theme_id")["name"].to_dict()
-    colors = figures.theme_colors(tables["themes"]["theme_id"].tolist())
+    colors = palette.theme_colors(tables["themes"]["theme_id"].tolist())
     counts = transforms.counts_by_period(view, period_kind, "theme_id")
     timeline = figures.timeline_figure(counts, names=names, colors=colors, style="lines")
-    centres = transforms.cluster_centres(view)
-    the_map = figures.map_figure(view, colors=colors, centres=centres, height=700)
+    map_layers = layers.map_layers(view, colors=colors, labels=True)
+    the_map = figures.map_figure(map_layers, height=700)
     return {
         "timeline": exports.titled(timeline, "Papers per theme", f"by {period_kind}"),
         "map": exports.titled(the_map, "Paper map", "colour = theme; labels = clusters"),

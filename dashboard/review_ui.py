@@ -1,6 +1,6 @@
 """Screen pieces shared by the Review and Presenter pages: the reviewer name, the stale-state
 check around every decision, messages after a decision, split previews, the paper table of a
-cluster and the log filters. Session-state keys of the review live here."""
+cluster and the log filters. Their session-state and widget keys are named in state.py."""
 
 from __future__ import annotations
 
@@ -9,21 +9,14 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from dashboard import data_access
+from dashboard import data_access, state
 from pipeline import decisions as D
-
-REVIEWER = "review_reviewer"  # widget key of the reviewer name
-_REVIEWER_KEPT = "_review_reviewer_name"  # survives page switches (widget state does not)
-_SEEN = "_review_seen_version_"  # + run id: the version this browser last drew
-_FLASH = "_review_flash"  # (kind, text) shown once after a decision
-_PREVIEW = "_review_split_preview"  # the pending SplitPreview
-_GOTO = "_review_goto"  # cluster id to select on the next run of the page
 
 
 def begin(review: D.ReviewState) -> int:
     """Record that this run of the page draws `review`; return the version drawn last time
     (a decision made now was made on that version)."""
-    key = _SEEN + review.run_id
+    key = state.REVIEW_SEEN + review.run_id
     seen = st.session_state.get(key, review.version)
     st.session_state[key] = review.version
     return seen
@@ -31,12 +24,12 @@ def begin(review: D.ReviewState) -> int:
 
 def reviewer_input() -> str:
     """The reviewer's name, remembered for the session; '' until given."""
-    if REVIEWER not in st.session_state:
-        st.session_state[REVIEWER] = st.session_state.get(_REVIEWER_KEPT, "")
+    if state.REVIEWER not in st.session_state:
+        st.session_state[state.REVIEWER] = st.session_state.get(state.REVIEWER_KEPT, "")
     name = st.text_input(
-        "Your name (saved with each decision)", key=REVIEWER, placeholder="e.g. Ada"
+        "Your name (saved with each decision)", key=state.REVIEWER, placeholder="e.g. Ada"
     )
-    st.session_state[_REVIEWER_KEPT] = name
+    st.session_state[state.REVIEWER_KEPT] = name
     if not name.strip():
         st.info("Enter your name to make decisions.")
     return name.strip()
@@ -44,17 +37,17 @@ def reviewer_input() -> str:
 
 def known_reviewer() -> str:
     """The reviewer name given earlier in this session ('' when none)."""
-    return str(st.session_state.get(_REVIEWER_KEPT, "")).strip()
+    return str(st.session_state.get(state.REVIEWER_KEPT, "")).strip()
 
 
 def flash() -> None:
     """Show the message left by the last decision (once)."""
-    kind, text = st.session_state.pop(_FLASH, (None, None))
+    kind, text = st.session_state.pop(state.REVIEW_FLASH, (None, None))
     if kind == "ok":
         st.success(text, icon=":material/check:")
     elif kind == "stale":
         st.warning(text + " The page now shows the current state.", icon=":material/sync_problem:")
-        st.button("Refresh", key="review_refresh")
+        st.button("Refresh", key=state.REVIEW_REFRESH)
     elif kind == "error":
         st.error(text)
 
@@ -78,40 +71,40 @@ class Decider:
                 data_access.review_store(), self.review, *args, reviewer=self.reviewer, **kwargs
             )
         except D.StaleStateError as exc:
-            st.session_state[_FLASH] = ("stale", str(exc))
+            st.session_state[state.REVIEW_FLASH] = ("stale", str(exc))
         except D.ReviewError as exc:
-            st.session_state[_FLASH] = ("error", str(exc))
+            st.session_state[state.REVIEW_FLASH] = ("error", str(exc))
         else:
-            st.session_state[_FLASH] = ("ok", f"Saved: {D.describe(decision)}")
+            st.session_state[state.REVIEW_FLASH] = ("ok", f"Saved: {D.describe(decision)}")
             if goto is not None:
-                st.session_state[_GOTO] = goto(decision)
+                st.session_state[state.REVIEW_GOTO] = goto(decision)
         st.rerun()
 
 
-def select_cluster(widget_key: str, options: list[int], default: int) -> None:
+def select_cluster(key: str, options: list[int], default: int) -> None:
     """Before the cluster picker is drawn: show the cluster a decision asked for, else keep the
     current choice while it exists (a merge elsewhere may have removed it), else `default`.
 
     The choice is written back on every run on purpose. A keyed selectbox keeps its widget id
     when only its labels change (a rename), and the browser then keeps showing the label it
     last held; a value set through session state is sent with its current label."""
-    chosen = st.session_state.pop(_GOTO, st.session_state.get(widget_key))
-    st.session_state[widget_key] = chosen if chosen in options else default
+    chosen = st.session_state.pop(state.REVIEW_GOTO, st.session_state.get(key))
+    st.session_state[key] = chosen if chosen in options else default
 
 
-def preview_split(run_id: str, review: D.ReviewState, cluster_id: int, k: int) -> None:
+def make_split_preview(run_id: str, review: D.ReviewState, cluster_id: int, k: int) -> None:
     """Compute a split preview (seeded KMeans on the stored embeddings) and keep it."""
     try:
         preview = D.preview_split(data_access.load_run(run_id), review, cluster_id, k)
     except D.ReviewError as exc:
         st.error(str(exc))
         return
-    st.session_state[_PREVIEW] = preview
+    st.session_state[state.SPLIT_PREVIEW] = preview
 
 
 def current_preview(cluster_id: int, review: D.ReviewState) -> D.SplitPreview | None:
     """The kept preview when it belongs to this cluster and state."""
-    preview = st.session_state.get(_PREVIEW)
+    preview = st.session_state.get(state.SPLIT_PREVIEW)
     if (
         preview is None
         or preview.cluster_id != cluster_id
@@ -123,12 +116,12 @@ def current_preview(cluster_id: int, review: D.ReviewState) -> D.SplitPreview | 
 
 
 def has_preview(cluster_id: int) -> bool:
-    preview = st.session_state.get(_PREVIEW)
+    preview = st.session_state.get(state.SPLIT_PREVIEW)
     return preview is not None and preview.cluster_id == cluster_id
 
 
 def drop_preview() -> None:
-    st.session_state.pop(_PREVIEW, None)
+    st.session_state.pop(state.SPLIT_PREVIEW, None)
 
 
 def member_table(review: D.ReviewState, cluster_id: int) -> pd.DataFrame:
@@ -155,17 +148,17 @@ def log_filters(log: pd.DataFrame) -> pd.DataFrame:
     actions = c1.multiselect(
         "Actions",
         sorted(log["action"].unique()),
-        key="review_log_actions",
+        key=state.REVIEW_LOG_ACTIONS,
         placeholder="All actions",
     )
     reviewers = c2.multiselect(
         "Reviewers",
         sorted(log["reviewer"].unique()),
-        key="review_log_reviewers",
+        key=state.REVIEW_LOG_REVIEWERS,
         placeholder="All reviewers",
     )
-    text = c3.text_input("Search the log", key="review_log_search")
-    undone = c4.checkbox("Show undone", value=True, key="review_log_undone")
+    text = c3.text_input("Search the log", key=state.REVIEW_LOG_SEARCH)
+    undone = c4.checkbox("Show undone", value=True, key=state.REVIEW_LOG_UNDONE)
     view = log
     if actions:
         view = view[view["action"].isin(actions)]
@@ -180,9 +173,6 @@ def log_filters(log: pd.DataFrame) -> pd.DataFrame:
     return view[cols].sort_values("seq", ascending=False)
 
 
-_PACK = "_review_meeting_pack"  # (run id, version, {file name: bytes}) of the last pack built
-
-
 def build_pack(run_id: str, review: D.ReviewState) -> None:
     """Build the meeting pack of the reviewed state and keep its files for download."""
     import tempfile
@@ -192,12 +182,12 @@ def build_pack(run_id: str, review: D.ReviewState) -> None:
     with tempfile.TemporaryDirectory() as folder:
         pack = build_meeting_pack(data_access.load_run(run_id), review.tables, review.log, folder)
         files = {p.name: p.read_bytes() for p in (pack.html, pack.pptx, pack.decisions_csv)}
-    st.session_state[_PACK] = (run_id, review.version, files, pack.has_images)
+    st.session_state[state.MEETING_PACK] = (run_id, review.version, files, pack.has_images)
 
 
 def pack_downloads(review: D.ReviewState) -> None:
     """Download buttons for the last pack built for this run (says when it is outdated)."""
-    kept = st.session_state.get(_PACK)
+    kept = st.session_state.get(state.MEETING_PACK)
     if not kept or kept[0] != review.run_id:
         return
     run_id, version, files, has_images = kept
@@ -212,4 +202,6 @@ def pack_downloads(review: D.ReviewState) -> None:
     }
     for column, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
         mime = next(m for ext, m in mimes.items() if name.endswith(ext))
-        column.download_button(name, data=data, file_name=name, mime=mime, key=f"review_dl_{name}")
+        column.download_button(
+            name, data=data, file_name=name, mime=mime, key=state.keyed(state.REVIEW_DOWNLOAD, name)
+        )

@@ -1,6 +1,9 @@
-"""View state: every shareable setting is a `Param` (a query-parameter name, a default and a
-parser). Widgets are keyed by `widget_key(param)`; the URL is rewritten from them each run, so
-pasting a URL into another browser restores the page, filters and selection.
+"""Every session-state and query-parameter key of the dashboard lives here.
+
+Shareable settings are `Param`s (a query-parameter name, a default and a parser); their widgets
+are keyed by `widget_key(param)`; the URL is rewritten from them each run, so pasting a URL
+into another browser restores the page, filters and selection. Below the params: the keys of
+the other widgets (by page) and of the values a session keeps between reruns.
 
 Precedence when a widget is (re)created: a value the URL changed from outside (a pasted link or
 `st.page_link(..., query_params=...)`) > the widget's live value > the last value seen this
@@ -20,7 +23,6 @@ import streamlit as st
 _PUBLISHED = "_state_published"  # {param name: serialised value last written to the URL}
 _ACTIVE = "_state_active"  # params bound during the current script run, in order
 _SHADOW = "_state_value_"  # prefix: last value seen, survives widget cleanup between pages
-VIEW = "_state_view"  # the ViewContext the frame hands to the page
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,103 @@ CLUSTER = Param("cluster", None, _opt_int)
 CLUSTER_SORT = Param("sort", "relevance")
 CLUSTER_SEARCH = Param("find", "")
 
+# Values a session keeps between reruns (not widgets).
+VIEW = "_state_view"  # the ViewContext the frame hands to the page
+REVIEW_SEEN = "_review_seen_version_"  # + run id: the review version this browser last drew
+REVIEWER_KEPT = "_review_reviewer_name"  # the reviewer name; survives page switches
+REVIEW_FLASH = "_review_flash"  # (kind, text) shown once after a decision
+REVIEW_GOTO = "_review_goto"  # cluster id to select on the next run of the Review page
+SPLIT_PREVIEW = "_review_split_preview"  # the pending SplitPreview
+MEETING_PACK = "_review_meeting_pack"  # (run id, version, {file name: bytes}, has images)
+PRESENTER_AT = "_presenter_position"  # cluster key on screen (survives agenda reorders)
+PRESENTER_AT_INDEX = "_presenter_position_i"  # its agenda position, when the key is gone
+TIMELINE_CLICKED = "_timeline_clicked"  # the chart click already applied (applied once)
+
+# Widget keys that are not params. Alike widgets share a base key told apart by `keyed`;
+# Review and Presenter inputs are `versioned`.
+NEAREST = "nearest"  # paper detail: nearest-papers table, keyed by paper row
+OVERVIEW_THEMES_CHART = "overview_themes"
+MAP_CHART = "map_chart"
+MAP_SELECTED = "map_selected"
+TIMELINE_CHART = "timeline_chart"  # keyed by grouping (theme_id or cluster_id)
+TIMELINE_PAPERS = "timeline_papers"
+CLUSTERS_TABLE = "clusters_table"
+CLUSTER_MIX_CHART = "cluster_mix"
+CLUSTER_KEYWORDS_CHART = "cluster_keywords"
+CLUSTER_TIMELINE_CHART = "cluster_timeline"
+CLUSTER_MAP_CHART = "cluster_map"
+CLUSTER_PAPER_LIST = "cluster_paper_list"
+CLUSTER_CSV = "dl_csv"
+CLUSTER_BIBTEX = "dl_bib"
+CLUSTER_MARKDOWN = "dl_md"
+CLUSTER_READ = "cluster_read"
+REVIEWER = "review_reviewer"  # the reviewer's name (Review and Presenter)
+REVIEW_REFRESH = "review_refresh"
+REVIEW_CLUSTER = "review_cluster"
+# Review inputs, versioned by cluster id and review version.
+REVIEW_STATUS = "review_status"
+REVIEW_LABEL = "review_label"
+REVIEW_THEME = "review_theme"
+REVIEW_NOTE = "review_note"
+REVIEW_MERGE = "review_merge"
+REVIEW_MERGE_NAME = "review_merge_name"
+REVIEW_SPLIT_K = "review_split_k"
+REVIEW_SPLIT_NAME = "review_split_name"  # then keyed by part number
+REVIEW_PAPERS = "review_papers"
+REVIEW_MOVE_PAPERS = "review_move_papers"
+REVIEW_MOVE_TO = "review_move_to"
+# Review buttons and tables, keyed by cluster id.
+REVIEW_STATUS_GO = "review_status_go"
+REVIEW_RENAME = "review_rename"
+REVIEW_THEME_GO = "review_theme_go"
+REVIEW_NOTE_GO = "review_note_go"
+REVIEW_MERGE_GO = "review_merge_go"
+REVIEW_SPLIT_PREVIEW = "review_split_preview"
+REVIEW_SPLIT_TABLE = "review_split_table"
+REVIEW_SPLIT_ACCEPT = "review_split_accept"
+REVIEW_SPLIT_CANCEL = "review_split_cancel"
+REVIEW_MOVE_GO = "review_move_go"
+REVIEW_LOG = "review_log"
+REVIEW_LOG_ACTIONS = "review_log_actions"
+REVIEW_LOG_REVIEWERS = "review_log_reviewers"
+REVIEW_LOG_SEARCH = "review_log_search"
+REVIEW_LOG_UNDONE = "review_log_undone"
+REVIEW_UNDO = "review_undo"
+REVIEW_PACK = "review_pack"
+REVIEW_DOWNLOAD = "review_dl"  # keyed by file name
+PRESENTER_UNDECIDED = "presenter_undecided"
+PRESENTER_PREV = "presenter_prev"
+PRESENTER_NEXT = "presenter_next"
+PRESENTER_TIMELINE = "presenter_timeline"
+PRESENTER_STATUS = {  # a button per status
+    "accepted": "presenter_accept",
+    "needs work": "presenter_needs_work",
+    "rejected": "presenter_reject",
+    "unreviewed": "presenter_reset",
+}
+PRESENTER_LABEL = "presenter_label"  # versioned by cluster key
+PRESENTER_RENAME = "presenter_rename"
+PRESENTER_NOTE = "presenter_note"  # versioned by cluster key
+PRESENTER_NOTE_GO = "presenter_note_go"
+PRESENTER_AGENDA = "presenter_agenda"
+PRESENTER_JUMP = "presenter_jump"
+
 
 def widget_key(param: Param) -> str:
+    """The key of the widget that shows `param`."""
     return f"w_{param.name}"
+
+
+def keyed(key: str, *parts: object) -> str:
+    """The key of one of several alike widgets: `key` and what tells them apart (a cluster id,
+    a paper row, an export format, a file name)."""
+    return "_".join([key, *map(str, parts)])
+
+
+def versioned(key: str, owner: object, version: int) -> str:
+    """The key of an input about `owner` (a cluster) drawn on review version `version`: after
+    any decision the input is a new widget, so it shows the current state, not old typing."""
+    return f"{key}_{owner}_v{version}"
 
 
 def begin_run() -> None:
@@ -155,7 +251,7 @@ def publish() -> dict[str, list[str] | str]:
     return desired
 
 
-def view_link(base_url: str, page_path: str, query: dict, page_paths: tuple[str, ...] = ()) -> str:
+def view_url(base_url: str, page_path: str, query: dict, page_paths: tuple[str, ...] = ()) -> str:
     """Absolute link to a page with the given query (lists become repeated keys). `base_url`
     is the browser's current URL; a trailing page path from `page_paths` is replaced."""
     base = base_url.split("?")[0].split("#")[0].rstrip("/")

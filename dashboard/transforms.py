@@ -418,21 +418,6 @@ def cluster_summary(
     return out[cols].sort_values("n_papers", ascending=False).reset_index(drop=True)
 
 
-def cluster_centres(papers: pd.DataFrame, max_labels: int | None = None) -> pd.DataFrame:
-    """Median map position, size and label per assigned cluster, largest first."""
-    assigned = papers[papers["cluster_id"] != UNASSIGNED]
-    if assigned.empty:
-        return pd.DataFrame(columns=["cluster_id", "map_x", "map_y", "n_papers", "label"])
-    centres = assigned.groupby("cluster_id").agg(
-        map_x=("map_x", "median"),
-        map_y=("map_y", "median"),
-        n_papers=("paper_id", "size"),
-        label=("cluster_label", "first"),
-    )
-    centres = centres.sort_values("n_papers", ascending=False).reset_index()
-    return centres.head(max_labels) if max_labels else centres
-
-
 def theme_mix(papers: pd.DataFrame) -> pd.DataFrame:
     """Share of each theme among `papers`: theme_id, theme_name, n_papers, share."""
     mix = papers.groupby(["theme_id", "theme_name"]).size().rename("n_papers").reset_index()
@@ -450,7 +435,7 @@ def keyword_counts(papers: pd.DataFrame, keywords: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["keyword", "n_papers"])
 
 
-def cluster_papers(
+def sorted_cluster_members(
     papers: pd.DataFrame, cluster_id: int, representative_ids: list[str], sort: str = "relevance"
 ) -> pd.DataFrame:
     """The papers of one cluster, representative papers first when sorting by relevance.

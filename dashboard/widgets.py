@@ -1,209 +1,22 @@
-"""Shared screen pieces: the sidebar (run picker, run facts, global filters, link to the view),
-the friendly no-run page, charts with their export buttons and the paper detail panel.
+"""Reusable screen pieces of the pages: the filter banner, charts with their export menu, paper
+lists and the paper detail panel (abstract, link, nearest papers). The frame around the pages
+(sidebar, run picker, ViewContext) is in frame.py.
 
 Paper text is shown only through st.dataframe, st.text or st.markdown of escaped text.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import data_access, exports, state, transforms
-from dashboard.figures import theme_colors
-from dashboard.transforms import Filters, ViewFacts, escape_markdown
-from pipeline import contract
-
-RUN_COMMAND = (
-    "python -m pipeline run data/sample/papers_page_pretraining.txt "
-    "--themes data/themes.toml --out data/runs"
-)
-
-
-@dataclass(frozen=True)
-class ViewContext:
-    """What the frame hands to every page: the run, its (reviewed) tables and the filters."""
-
-    run_id: str
-    manifest: contract.Manifest
-    tables: dict[str, pd.DataFrame]
-    filters: Filters
-    mask: np.ndarray  # papers passing the filters, over tables["papers"]
-    facts: ViewFacts
-    colors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def papers(self) -> pd.DataFrame:
-        return self.tables["papers"]
-
-    @cached_property
-    def shown(self) -> pd.DataFrame:
-        """The papers that pass the global filters (all columns but search_text)."""
-        return transforms.without_search_text(self.papers, self.mask)
-
-    @property
-    def filter_text(self) -> str:
-        return transforms.describe_filters(self.filters, self.facts)
-
-
-def view() -> ViewContext:
-    """The view context the frame prepared for this run of the page."""
-    return st.session_state[state.VIEW]
-
-
-def no_run_page(title: str, message: str) -> None:
-    """Explain what to do when there is no run to show (never a traceback)."""
-    st.title("Research Theme Explorer")
-    st.subheader(title)
-    st.text(message)
-    st.markdown("Build a run from the bundled sample (or `make run`), then reload this page:")
-    st.code(RUN_COMMAND, language="bash")
-    st.caption(f"Runs folder: {data_access.runs_dir()} (set {data_access.RUNS_ENV} to change it)")
-
-
-def _run_label(manifest: contract.Manifest) -> str:
-    created = manifest.created_at[:16].replace("T", " ")
-    return f"{manifest.run_id} · {created} · {manifest.counts.n_papers} papers"
-
-
-def pick_run() -> tuple[str | None, str]:
-    """Sidebar run picker; returns (run id or None, message explaining why there is none)."""
-    runs = data_access.available_runs()
-    usable = [e.manifest for e in runs if e.manifest is not None]
-    if not usable:
-        if runs:
-            problems = "\n".join(f"{e.run_id}: {e.problem}" for e in runs[:5])
-            return None, (
-                f"No run in {data_access.runs_dir()} can be opened by this dashboard "
-                f"(it reads schema version {contract.SCHEMA_VERSION}):\n{problems}\n"
-                "Rebuild a run with the current pipeline."
-            )
-        return None, f"There is no run yet in {data_access.runs_dir()}."
-    by_id = {m.run_id: m for m in usable}
-    latest = data_access.latest_run_id()
-    default = latest if latest in by_id else usable[0].run_id
-    key = state.bind(state.RUN, lambda v: v if v in by_id else default)
-    run_id = st.sidebar.selectbox(
-        "Run",
-        list(by_id),
-        key=key,
-        format_func=lambda r: _run_label(by_id[r]),
-        help="Runs in the runs folder, newest first; the default is the latest.",
-    )
-    return run_id, ""
-
-
-def run_facts(manifest: contract.Manifest) -> None:
-    """The run's date, inputs and counts, as plain text."""
-    counts = manifest.counts
-    inputs = ", ".join(Path_name(i.path) for i in manifest.inputs)
-    st.sidebar.text(
-        f"Created {manifest.created_at[:19].replace('T', ' ')} UTC\n"
-        f"Input: {inputs or 'n/a'}\n"
-        f"{counts.n_papers} papers · {counts.n_clusters} clusters · {counts.n_themes} themes"
-    )
-
-
-def Path_name(path: str) -> str:  # noqa: N802 - tiny helper
-    return re.split(r"[\\/]", str(path))[-1]
-
-
-def _clear_filters() -> None:
-    for param in (state.THEMES, state.CLUSTERS, state.DATE_FROM, state.DATE_TO, state.QUERY):
-        state.set_value(param, param.default)
-
-
-def sidebar_filters(tables: dict[str, pd.DataFrame]) -> Filters:
-    """The global filters: themes, clusters, date range and free-text search."""
-    papers, themes, clusters = tables["papers"], tables["themes"], tables["clusters"]
-    theme_names = dict(zip(themes["theme_id"], themes["name"], strict=True))
-    labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
-    marks = {c: " ✎" for c in clusters.loc[clusters["is_changed"], "cluster_id"]}
-    sb = st.sidebar
-    sb.subheader("Filters")
-    query = sb.text_input(
-        "Search title, abstract, authors",
-        key=state.bind(state.QUERY),
-        placeholder="e.g. data mixture",
-    )
-    chosen_themes = sb.multiselect(
-        "Themes",
-        list(theme_names),
-        key=state.bind(state.THEMES, lambda v: [t for t in v if t in theme_names]),
-        format_func=lambda t: theme_names.get(t, t),
-        placeholder="All themes",
-    )
-    chosen_clusters = sb.multiselect(
-        "Clusters",
-        list(labels),
-        key=state.bind(state.CLUSTERS, lambda v: [int(c) for c in v if int(c) in labels]),
-        format_func=lambda c: f"{labels.get(c, c)}{marks.get(c, '')} (#{c})",
-        placeholder="All clusters",
-    )
-    dates = papers["published"].dropna()
-    lo = dates.min().date() if len(dates) else None
-    hi = dates.max().date() if len(dates) else None
-
-    def in_range(v):
-        return v if v is None or (lo and hi and lo <= v <= hi) else None
-
-    col1, col2 = sb.columns(2)
-    date_from = col1.date_input(
-        "From",
-        key=state.bind(state.DATE_FROM, in_range),
-        min_value=lo,
-        max_value=hi,
-        format="YYYY-MM-DD",
-    )
-    date_to = col2.date_input(
-        "To",
-        key=state.bind(state.DATE_TO, in_range),
-        min_value=lo,
-        max_value=hi,
-        format="YYYY-MM-DD",
-    )
-    sb.button("Clear filters", on_click=_clear_filters, width="stretch")
-    return Filters(
-        themes=tuple(chosen_themes),
-        clusters=tuple(int(c) for c in chosen_clusters),
-        date_from=date_from if isinstance(date_from, dt.date) else None,
-        date_to=date_to if isinstance(date_to, dt.date) else None,
-        query=query or "",
-    )
-
-
-def build_view(run_id: str) -> ViewContext | str:
-    """Load the run and the sidebar filters; a message string when the run cannot be read."""
-    try:
-        run = data_access.load_run(run_id)
-        tables = data_access.view_tables(run_id)
-    except contract.ContractError as exc:
-        return str(exc)
-    run_facts(run.manifest)
-    filters = sidebar_filters(tables)
-    mask = data_access.filter_mask(run_id, filters)
-    themes, clusters = tables["themes"], tables["clusters"]
-    facts = ViewFacts(
-        theme_names=dict(zip(themes["theme_id"], themes["name"], strict=True)),
-        cluster_labels=dict(zip(clusters["cluster_id"], clusters["label"], strict=True)),
-    )
-    return ViewContext(
-        run_id=run_id,
-        manifest=run.manifest,
-        tables=tables,
-        filters=filters,
-        mask=mask,
-        facts=facts,
-        colors=theme_colors(themes["theme_id"].tolist()),
-    )
+from dashboard.frame import ViewContext
+from dashboard.transforms import escape_markdown
 
 
 def filter_banner(ctx: ViewContext) -> None:
@@ -213,13 +26,20 @@ def filter_banner(ctx: ViewContext) -> None:
         st.caption(escape_markdown(f"Showing {n_shown:,} of {n_all:,} papers · {ctx.filter_text}"))
 
 
-def view_link(placeholder, page_path: str, query: dict, page_paths: tuple[str, ...] = ()) -> None:
-    """'Copy link to this view' in the sidebar: the full URL in a code box with a copy button."""
-    base = st.context.url or "http://127.0.0.1:8501/"
-    link = state.view_link(base, page_path, query, page_paths)
-    with placeholder.container():
-        st.caption("Copy link to this view")
-        st.code(link, language=None, wrap_lines=True)
+def choice(
+    label: str,
+    options: list[str] | tuple[str, ...],
+    param: state.Param,
+    *,
+    labels: dict[str, str] | None = None,
+    where=st,
+) -> str:
+    """A segmented control for the shareable setting `param`, drawn in `where` (a column);
+    a value that is not an option (an old link) or an emptied control gives the default."""
+    options = list(options)
+    key = state.bind(param, lambda v: v if v in options else param.default)
+    shown = {"format_func": lambda o: labels.get(o, o)} if labels else {}
+    return where.segmented_control(label, options, key=key, **shown) or param.default
 
 
 def chart(
@@ -240,39 +60,32 @@ def chart(
     event = st.plotly_chart(fig, key=key, config={"displaylogo": False}, **kwargs)
     subtitle = f"{ctx.filter_text} · run {ctx.run_id}"
     stem = exports.file_stem(title)
+
+    def titled() -> go.Figure:
+        return exports.titled(fig, title, subtitle)
+
+    def table() -> pd.DataFrame:
+        return data() if callable(data) else data
+
+    files = [  # (button, file extension, MIME type, the bytes: built only when clicked)
+        ("PNG (1600×900, 2×)", "png", "image/png", lambda: exports.figure_image(titled(), "png")),
+        ("SVG", "svg", "image/svg+xml", lambda: exports.figure_image(titled(), "svg")),
+        ("Interactive HTML", "html", "text/html", lambda: exports.figure_html(titled())),
+        ("Data (CSV)", "csv", "text/csv", lambda: exports.safe_csv(table())),
+    ]
     with st.popover("Export chart", icon=":material/download:"):
         st.caption("Files carry the chart title and the active filters.")
-        if exports.chromium_path():
-            st.download_button(
-                "PNG (1600×900, 2×)",
-                key=f"{key}_png",
-                file_name=f"{stem}.png",
-                mime="image/png",
-                data=lambda: exports.figure_image(exports.titled(fig, title, subtitle), "png"),
-            )
-            st.download_button(
-                "SVG",
-                key=f"{key}_svg",
-                file_name=f"{stem}.svg",
-                mime="image/svg+xml",
-                data=lambda: exports.figure_image(exports.titled(fig, title, subtitle), "svg"),
-            )
-        else:
+        if not exports.chromium_path():
             st.info(exports.INSTALL_HINT)
-        st.download_button(
-            "Interactive HTML",
-            key=f"{key}_html",
-            file_name=f"{stem}.html",
-            mime="text/html",
-            data=lambda: exports.figure_html(exports.titled(fig, title, subtitle)),
-        )
-        st.download_button(
-            "Data (CSV)",
-            key=f"{key}_csv",
-            file_name=f"{stem}.csv",
-            mime="text/csv",
-            data=lambda: exports.safe_csv(data() if callable(data) else data),
-        )
+            files = files[2:]  # PNG and SVG need Chromium
+        for label, extension, mime, make in files:
+            st.download_button(
+                label,
+                key=state.keyed(key, extension),
+                file_name=f"{stem}.{extension}",
+                mime=mime,
+                data=make,
+            )
     return event
 
 
@@ -321,6 +134,6 @@ def paper_detail(ctx: ViewContext, row: int) -> None:
     st.dataframe(
         table,
         hide_index=True,
-        key=f"nearest_{row}",
+        key=state.keyed(state.NEAREST, row),
         column_config={"link": st.column_config.LinkColumn("link", display_text="open")},
     )

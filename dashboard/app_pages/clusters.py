@@ -3,10 +3,10 @@
 
 import streamlit as st
 
-from dashboard import exports, figures, state, transforms, widgets
+from dashboard import exports, figures, frame, layers, state, transforms, widgets
 from dashboard.transforms import escape_markdown
 
-ctx = widgets.view()
+ctx = frame.view()
 shown = ctx.shown
 clusters = ctx.tables["clusters"]
 labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
@@ -61,7 +61,7 @@ if cluster_id is None:
             ]
         ],
         hide_index=True,
-        key="clusters_table",
+        key=state.CLUSTERS_TABLE,
         on_select="rerun",
         selection_mode="single-row",
         column_config={
@@ -110,7 +110,7 @@ else:
                 title=f"Theme mix: {info['label']}",
                 data=mix,
                 ctx=ctx,
-                key="cluster_mix",
+                key=state.CLUSTER_MIX_CHART,
             )
         with c2:
             st.subheader("Keywords")
@@ -120,7 +120,7 @@ else:
                 title=f"Keywords: {info['label']}",
                 data=kw,
                 ctx=ctx,
-                key="cluster_keywords",
+                key=state.CLUSTER_KEYWORDS_CHART,
             )
         c3, c4 = st.columns(2)
         with c3:
@@ -134,38 +134,26 @@ else:
                 title=f"Papers per quarter: {info['label']}",
                 data=counts,
                 ctx=ctx,
-                key="cluster_timeline",
+                key=state.CLUSTER_TIMELINE_CHART,
             )
             partial_text = transforms.partial_periods_text(counts, data_end)
             if partial_text:
                 st.caption(partial_text)  # period labels and a date: nothing to escape
         with c4:
             st.subheader("On the map")
+            zoomed = layers.map_layers(
+                ctx.papers, shown=ctx.mask, colors=ctx.colors, highlight_cluster=cluster_id
+            )
             widgets.chart(
-                figures.map_figure(
-                    ctx.papers,
-                    shown=ctx.mask,
-                    colors=ctx.colors,
-                    highlight_cluster=cluster_id,
-                    height=320,
-                ),
+                figures.map_figure(zoomed, height=320),
                 title=f"Map: {info['label']}",
                 data=transforms.paper_table(members),
                 ctx=ctx,
-                key="cluster_map",
+                key=state.CLUSTER_MAP_CHART,
             )
 
-        sort = (
-            st.segmented_control(
-                "Sort papers by",
-                ["relevance", "date"],
-                key=state.bind(
-                    state.CLUSTER_SORT, lambda v: v if v in ("relevance", "date") else "relevance"
-                ),
-            )
-            or "relevance"
-        )
-        ordered = transforms.cluster_papers(
+        sort = widgets.choice("Sort papers by", ["relevance", "date"], state.CLUSTER_SORT)
+        ordered = transforms.sorted_cluster_members(
             members, cluster_id, list(info["representative_paper_ids"]), sort
         )
         reps = ordered[ordered["is_representative"]]
@@ -176,7 +164,7 @@ else:
                     st.caption(escape_markdown(rec.authors_text))
                     st.markdown(escape_markdown(rec.abstract))
         st.subheader(f"All {len(ordered)} papers")
-        widgets.paper_list(ordered, key="cluster_papers")
+        widgets.paper_list(ordered, key=state.CLUSTER_PAPER_LIST)
         stem = exports.file_stem(info["label"])
         d1, d2, d3 = st.columns(3)
         d1.download_button(
@@ -184,21 +172,21 @@ else:
             data=lambda: exports.safe_csv(transforms.paper_table(ordered)),
             file_name=f"{stem}.csv",
             mime="text/csv",
-            key="dl_csv",
+            key=state.CLUSTER_CSV,
         )
         d2.download_button(
             "Papers (BibTeX)",
             data=lambda: exports.bibtex(ordered).encode(),
             file_name=f"{stem}.bib",
             mime="application/x-bibtex",
-            key="dl_bib",
+            key=state.CLUSTER_BIBTEX,
         )
         d3.download_button(
             "Papers (Markdown)",
             data=lambda: exports.markdown_list(ordered, str(info["label"])).encode(),
             file_name=f"{stem}.md",
             mime="text/markdown",
-            key="dl_md",
+            key=state.CLUSTER_MARKDOWN,
         )
         titles = dict(zip(ordered["paper_id"], ordered["title"], strict=True))
         pid = st.selectbox(
@@ -207,7 +195,7 @@ else:
             index=None,
             placeholder="Choose a paper to read its abstract",
             format_func=lambda p: titles[p][:120],
-            key="cluster_read",
+            key=state.CLUSTER_READ,
         )
         if pid is not None:
             row = int(ctx.papers.index[ctx.papers["paper_id"] == pid][0])

@@ -4,24 +4,17 @@ centres; box/lasso selection fills a table; a chosen paper opens its detail and 
 import numpy as np
 import streamlit as st
 
-from dashboard import data_access, state, transforms, widgets
+from dashboard import data_access, frame, state, transforms, widgets
 
 MAX_LABELS = 40  # cluster labels drawn on the map (largest clusters first)
 MAX_CHOICES = 500  # papers offered in the "open a paper" list
 
-ctx = widgets.view()
+ctx = frame.view()
 papers = ctx.papers
 
 st.title("Paper map")
 widgets.filter_banner(ctx)
-color_by = (
-    st.segmented_control(
-        "Colour by",
-        ["theme", "cluster"],
-        key=state.bind(state.MAP_COLOR, lambda v: v if v in ("theme", "cluster") else "theme"),
-    )
-    or "theme"
-)
+color_by = widgets.choice("Colour by", ["theme", "cluster"], state.MAP_COLOR)
 st.caption(
     "Each point is a paper; nearby papers are similar. Papers outside the filters stay faint "
     "for context. Drag a box or lasso to list papers; hover for details."
@@ -33,12 +26,12 @@ chosen_row = None
 if st.session_state[key_paper] is not None:
     chosen_row = int(papers.index[papers["paper_id"] == st.session_state[key_paper]][0])
 
-fig = data_access.map_figure(ctx.run_id, ctx.filters, color_by, chosen_row, MAX_LABELS)
+fig = data_access.paper_map(ctx.run_id, ctx.filters, color_by, chosen_row, MAX_LABELS)
 event = widgets.chart(
     fig,
     title=f"Paper map by {color_by}",
     ctx=ctx,
-    key="map_chart",
+    key=state.MAP_CHART,
     select=True,
     data=lambda: transforms.paper_table(ctx.shown).assign(
         map_x=ctx.shown["map_x"].to_numpy(), map_y=ctx.shown["map_y"].to_numpy()
@@ -55,7 +48,7 @@ selected_rows = sorted(
 selected_rows = [r for r in selected_rows if ctx.mask[r]]
 if selected_rows:
     st.subheader(f"{len(selected_rows):,} selected papers")
-    widgets.paper_list(papers.iloc[selected_rows], key="map_selected")
+    widgets.paper_list(papers.iloc[selected_rows], key=state.MAP_SELECTED)
     choices = papers.iloc[selected_rows[:MAX_CHOICES]]
 else:
     st.caption("No selection: choose a paper from the filtered papers below, or select on the map.")

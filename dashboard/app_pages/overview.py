@@ -3,10 +3,10 @@ clusters, each linking into the other pages."""
 
 import streamlit as st
 
-from dashboard import figures, state, transforms, widgets
+from dashboard import figures, frame, state, transforms, widgets
 from dashboard.transforms import escape_markdown
 
-ctx = widgets.view()
+ctx = frame.view()
 shown = ctx.shown
 clusters = ctx.tables["clusters"]
 
@@ -27,15 +27,10 @@ if len(dates):
 if shown.empty:
     st.info("No paper matches the filters. Clear or widen them in the sidebar.")
 else:
-    period = (
-        st.segmented_control(
-            "Growth: last complete period against the one before",
-            ["month", "quarter", "year"],
-            key=state.bind(
-                state.OVERVIEW_PERIOD, lambda v: v if v in transforms.PERIOD_KINDS else "quarter"
-            ),
-        )
-        or "quarter"
+    period = widgets.choice(
+        "Growth: last complete period against the one before",
+        transforms.PERIOD_KINDS,
+        state.OVERVIEW_PERIOD,
     )
     data_end = transforms.latest_date(ctx.papers)  # the whole run's, whatever the filters
     summary = transforms.theme_summary(shown, ctx.tables["themes"], period, data_end)
@@ -49,7 +44,7 @@ else:
             title="Papers per theme",
             data=summary,
             ctx=ctx,
-            key="overview_themes",
+            key=state.OVERVIEW_THEMES_CHART,
         )
     with right:
         st.subheader(" ")
@@ -74,7 +69,7 @@ else:
             st.page_link(
                 "app_pages/timelines.py",
                 label=escape_markdown(f"Clusters inside {rec.name} over time"),
-                query_params={"within": rec.theme_id},
+                query_params={state.TL_WITHIN.name: rec.theme_id},
                 icon=":material/stacked_line_chart:",
             )
 
@@ -105,7 +100,7 @@ else:
                 st.page_link(
                     "app_pages/clusters.py",
                     label=escape_markdown(f"{rec.label} · {rec.theme_name} · {fmt(rec)}"),
-                    query_params={"cluster": str(rec.cluster_id)},
+                    query_params={state.CLUSTER.name: str(rec.cluster_id)},
                     icon=":material/workspaces:",
                 )
     st.page_link("app_pages/map.py", label="Explore the paper map", icon=":material/scatter_plot:")

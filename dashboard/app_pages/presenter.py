@@ -4,14 +4,12 @@ progress ("7 of 18") and an agenda that can be narrowed to the clusters still un
 
 import streamlit as st
 
-from dashboard import data_access, figures, review_ui, transforms, widgets
+from dashboard import data_access, figures, frame, review_ui, state, transforms
 from dashboard.meeting_pack import cluster_order
 from dashboard.transforms import escape_markdown
 from pipeline import decisions as D
 
-POS = "_presenter_position"  # cluster key on screen (survives reorders of the agenda)
-
-ctx = widgets.view()
+ctx = frame.view()
 review = data_access.review_state(ctx.run_id)
 seen = review_ui.begin(review)
 themes = dict(zip(ctx.tables["themes"]["theme_id"], ctx.tables["themes"]["name"], strict=True))
@@ -27,7 +25,7 @@ review_ui.flash()
 with st.expander("Reviewer", expanded=not review_ui.known_reviewer()):
     reviewer = review_ui.reviewer_input()
 undecided_only = st.toggle(
-    "Agenda: only clusters still needing a decision (unreviewed)", key="presenter_undecided"
+    "Agenda: only clusters still needing a decision (unreviewed)", key=state.PRESENTER_UNDECIDED
 )
 agenda = cluster_order(review.clusters)
 if undecided_only:
@@ -40,26 +38,32 @@ if agenda.empty:
     st.stop()
 
 keys = agenda["cluster_key"].tolist()
-current = st.session_state.get(POS)
+current = st.session_state.get(state.PRESENTER_AT)
 index = (
     keys.index(current)
     if current in keys
-    else min(st.session_state.get(POS + "_i", 0), len(keys) - 1)
+    else min(st.session_state.get(state.PRESENTER_AT_INDEX, 0), len(keys) - 1)
 )
-st.session_state[POS], st.session_state[POS + "_i"] = keys[index], index
+
+
+def _show(i: int) -> None:
+    """Put agenda item `i` on screen: its cluster key, and its position for when the key goes."""
+    st.session_state[state.PRESENTER_AT] = keys[i]
+    st.session_state[state.PRESENTER_AT_INDEX] = i
 
 
 def _go(step: int) -> None:
-    new = (index + step) % len(keys)
-    st.session_state[POS], st.session_state[POS + "_i"] = keys[new], new
+    _show((index + step) % len(keys))
 
+
+_show(index)
 
 row = agenda.iloc[index]
 cluster_id = int(row["cluster_id"])
 nav_prev, progress, nav_next = st.columns([1, 4, 1])
-nav_prev.button("← Previous", on_click=_go, args=(-1,), key="presenter_prev", width="stretch")
+nav_prev.button("← Previous", on_click=_go, args=(-1,), key=state.PRESENTER_PREV, width="stretch")
 progress.progress((index + 1) / len(keys), text=f"{index + 1} of {len(keys)}")
-nav_next.button("Next →", on_click=_go, args=(1,), key="presenter_next", width="stretch")
+nav_next.button("Next →", on_click=_go, args=(1,), key=state.PRESENTER_NEXT, width="stretch")
 
 st.title(escape_markdown(row["label"]) + (" ✎" if row["is_edited"] else ""))
 st.markdown(
@@ -75,7 +79,7 @@ left, right = st.columns([3, 2])
 with left:
     st.markdown("**Top papers**")
     members = ctx.papers[ctx.papers["cluster_id"] == cluster_id]
-    top = transforms.cluster_papers(
+    top = transforms.sorted_cluster_members(
         members, cluster_id, list(row["representative_paper_ids"]), "relevance"
     )
     for rec in top.head(6).itertuples(index=False):
@@ -87,7 +91,7 @@ with right:
     if len(counts):
         st.plotly_chart(
             figures.timeline_figure(counts, names={cluster_id: row["label"]}, height=260),
-            key="presenter_timeline",
+            key=state.PRESENTER_TIMELINE,
             config={"displaylogo": False},
         )
         partial_text = transforms.partial_periods_text(counts, transforms.latest_date(ctx.papers))
@@ -96,15 +100,12 @@ with right:
 
 st.markdown("**Decision**")
 b1, b2, b3, b4 = st.columns(4)
-for col, status, key in (
-    (b1, "accepted", "presenter_accept"),
-    (b2, "needs work", "presenter_needs_work"),
-    (b3, "rejected", "presenter_reject"),
-    (b4, "unreviewed", "presenter_reset"),
+for col, status in zip(
+    (b1, b2, b3, b4), ("accepted", "needs work", "rejected", "unreviewed"), strict=True
 ):
     if col.button(
         status.capitalize(),
-        key=key,
+        key=state.PRESENTER_STATUS[status],
         width="stretch",
         disabled=not reviewer,
         type="primary" if row["status"] == status else "secondary",
@@ -113,13 +114,17 @@ for col, status, key in (
 r1, r2 = st.columns(2)
 with r1:
     name = st.text_input(
-        "Rename", value=row["label"], key=f"presenter_label_{row['cluster_key']}_v{review.version}"
+        "Rename",
+        value=row["label"],
+        key=state.versioned(state.PRESENTER_LABEL, row["cluster_key"], review.version),
     )
-    if st.button("Save name", key="presenter_rename", disabled=not reviewer):
+    if st.button("Save name", key=state.PRESENTER_RENAME, disabled=not reviewer):
         decide(D.rename, cluster_id, name)
 with r2:
-    note = st.text_input("Note", key=f"presenter_note_{row['cluster_key']}_v{review.version}")
-    if st.button("Add note", key="presenter_note_go", disabled=not reviewer):
+    note = st.text_input(
+        "Note", key=state.versioned(state.PRESENTER_NOTE, row["cluster_key"], review.version)
+    )
+    if st.button("Add note", key=state.PRESENTER_NOTE_GO, disabled=not reviewer):
         decide(D.add_note, cluster_id, note)
 
 with st.expander(f"Agenda ({len(keys)} clusters)"):
@@ -128,12 +133,12 @@ with st.expander(f"Agenda ({len(keys)} clusters)"):
     picked = st.dataframe(
         table,
         hide_index=True,
-        key="presenter_agenda",
+        key=state.PRESENTER_AGENDA,
         on_select="rerun",
         selection_mode="single-row",
     )
     rows = picked.selection.rows if picked else []
     if rows and rows[0] != index:
         st.button(
-            f"Go to #{rows[0] + 1}", on_click=_go, args=(rows[0] - index,), key="presenter_jump"
+            f"Go to #{rows[0] + 1}", on_click=_go, args=(rows[0] - index,), key=state.PRESENTER_JUMP
         )

@@ -5,11 +5,11 @@ since this page was drawn."""
 
 import streamlit as st
 
-from dashboard import data_access, review_ui, widgets
+from dashboard import data_access, frame, review_ui, state
 from dashboard.transforms import escape_markdown
 from pipeline import decisions as D
 
-ctx = widgets.view()
+ctx = frame.view()
 review = data_access.review_state(ctx.run_id)
 seen = review_ui.begin(review)  # the version this browser last saw (stale check)
 clusters = review.clusters
@@ -38,17 +38,28 @@ def _cluster_name(c):
 ordered = sorted(labels, key=lambda c: (c != D.UNASSIGNED, c))
 if D.UNASSIGNED not in labels:
     ordered = [D.UNASSIGNED, *ordered]
-review_ui.select_cluster("review_cluster", ordered, ordered[1] if len(ordered) > 1 else ordered[0])
+review_ui.select_cluster(
+    state.REVIEW_CLUSTER, ordered, ordered[1] if len(ordered) > 1 else ordered[0]
+)
 cluster_id = st.selectbox(
     "Cluster",
     ordered,
     format_func=_cluster_name,
-    key="review_cluster",
+    key=state.REVIEW_CLUSTER,
 )
 decide = review_ui.Decider(review, seen, reviewer)
-# Input widgets are keyed by cluster and review version: after any decision (or a refresh on
-# stale state) they show the current state instead of what was typed before.
-w = f"{cluster_id}_v{review.version}"
+
+
+def _input(key: str) -> str:
+    """Inputs are keyed by cluster and review version: after any decision (or a refresh on
+    stale state) they show the current state instead of what was typed before."""
+    return state.versioned(key, cluster_id, review.version)
+
+
+def _button(key: str) -> str:
+    """Buttons are keyed by cluster."""
+    return state.keyed(key, cluster_id)
+
 
 if cluster_id == D.UNASSIGNED:
     st.subheader("Unassigned papers")
@@ -70,12 +81,12 @@ else:
     left, right = st.columns(2)
     with left:
         status = st.segmented_control(
-            "Status", list(D.STATUSES), default=row["status"], key=f"review_status_{w}"
+            "Status", list(D.STATUSES), default=row["status"], key=_input(state.REVIEW_STATUS)
         )
-        if st.button("Save status", key=f"review_status_go_{cluster_id}", disabled=not reviewer):
+        if st.button("Save status", key=_button(state.REVIEW_STATUS_GO), disabled=not reviewer):
             decide(D.set_status, cluster_id, status or row["status"])
-        name = st.text_input("Name", value=row["label"], key=f"review_label_{w}")
-        if st.button("Rename", key=f"review_rename_{cluster_id}", disabled=not reviewer):
+        name = st.text_input("Name", value=row["label"], key=_input(state.REVIEW_LABEL))
+        if st.button("Rename", key=_button(state.REVIEW_RENAME), disabled=not reviewer):
             decide(D.rename, cluster_id, name)
         theme_ids = list(themes) + ([] if "other" in themes else ["other"])
         theme = st.selectbox(
@@ -83,27 +94,30 @@ else:
             theme_ids,
             format_func=lambda t: themes.get(t, t),
             index=theme_ids.index(row["theme_id"]) if row["theme_id"] in theme_ids else 0,
-            key=f"review_theme_{w}",
+            key=_input(state.REVIEW_THEME),
         )
-        if st.button("Set theme", key=f"review_theme_go_{cluster_id}", disabled=not reviewer):
+        if st.button("Set theme", key=_button(state.REVIEW_THEME_GO), disabled=not reviewer):
             decide(D.set_theme, cluster_id, theme)
     with right:
         for note in row["notes"]:
             st.text(f"• {note}")
-        text = st.text_area("Add a note", key=f"review_note_{w}", height=90)
-        if st.button("Add note", key=f"review_note_go_{cluster_id}", disabled=not reviewer):
+        text = st.text_area("Add a note", key=_input(state.REVIEW_NOTE), height=90)
+        if st.button("Add note", key=_button(state.REVIEW_NOTE_GO), disabled=not reviewer):
             decide(D.add_note, cluster_id, text)
 
     with st.expander("Merge with other clusters"):
         others = [c for c in ordered if c not in (cluster_id, D.UNASSIGNED)]
         chosen = st.multiselect(
-            "Merge into this cluster", others, format_func=_cluster_name, key=f"review_merge_{w}"
+            "Merge into this cluster",
+            others,
+            format_func=_cluster_name,
+            key=_input(state.REVIEW_MERGE),
         )
         merged_name = st.text_input(
-            "Name of the merged cluster (optional)", key=f"review_merge_name_{w}"
+            "Name of the merged cluster (optional)", key=_input(state.REVIEW_MERGE_NAME)
         )
         if st.button(
-            "Merge", key=f"review_merge_go_{cluster_id}", disabled=not (reviewer and chosen)
+            "Merge", key=_button(state.REVIEW_MERGE_GO), disabled=not (reviewer and chosen)
         ):
             decide(
                 D.merge,
@@ -118,10 +132,10 @@ else:
             min_value=2,
             max_value=max(2, min(8, int(row["n_papers"]))),
             value=2,
-            key=f"review_split_k_{w}",
+            key=_input(state.REVIEW_SPLIT_K),
         )
-        if st.button("Preview split", key=f"review_split_preview_{cluster_id}"):
-            review_ui.preview_split(ctx.run_id, review, cluster_id, int(k))
+        if st.button("Preview split", key=_button(state.REVIEW_SPLIT_PREVIEW)):
+            review_ui.make_split_preview(ctx.run_id, review, cluster_id, int(k))
         preview = review_ui.current_preview(cluster_id, review)
         if preview is not None:
             names = []
@@ -134,24 +148,24 @@ else:
                     st.text_input(
                         f"Name of part {i + 1}",
                         value=part["label"],
-                        key=f"review_split_name_{w}_{i}",
+                        key=state.keyed(_input(state.REVIEW_SPLIT_NAME), i),
                     )
                 )
             st.dataframe(
                 preview.papers.assign(part=preview.papers["part"] + 1),
                 hide_index=True,
-                key=f"review_split_table_{cluster_id}",
+                key=_button(state.REVIEW_SPLIT_TABLE),
             )
             a, b = st.columns(2)
             if a.button(
                 "Accept split",
                 type="primary",
-                key=f"review_split_accept_{cluster_id}",
+                key=_button(state.REVIEW_SPLIT_ACCEPT),
                 disabled=not reviewer,
             ):
                 review_ui.drop_preview()
                 decide(D.accept_split, preview, labels=names)
-            if b.button("Discard preview", key=f"review_split_cancel_{cluster_id}"):
+            if b.button("Discard preview", key=_button(state.REVIEW_SPLIT_CANCEL)):
                 review_ui.drop_preview()
                 st.rerun()
 
@@ -160,7 +174,7 @@ members = review_ui.member_table(review, cluster_id)
 picked = st.dataframe(
     members,
     hide_index=True,
-    key=f"review_papers_{w}",
+    key=_input(state.REVIEW_PAPERS),
     on_select="rerun",
     selection_mode="multi-row",
     column_config={"moved": st.column_config.CheckboxColumn("moved ✎")},
@@ -171,14 +185,14 @@ selected = st.multiselect(
     members["paper_id"].tolist(),
     default=members["paper_id"].iloc[rows].tolist(),
     format_func=dict(zip(members["paper_id"], members["title"], strict=True)).get,
-    key=f"review_move_papers_{w}",
+    key=_input(state.REVIEW_MOVE_PAPERS),
 )
 destinations = [c for c in ordered if c != cluster_id]
 destination = st.selectbox(
-    "Move them to", destinations, format_func=_cluster_name, key=f"review_move_to_{w}"
+    "Move them to", destinations, format_func=_cluster_name, key=_input(state.REVIEW_MOVE_TO)
 )
 if st.button(
-    "Move papers", key=f"review_move_go_{cluster_id}", disabled=not (reviewer and selected)
+    "Move papers", key=_button(state.REVIEW_MOVE_GO), disabled=not (reviewer and selected)
 ):
     decide(D.move, selected, destination)
 
@@ -188,7 +202,7 @@ log_view = review_ui.log_filters(review.log)
 st.dataframe(
     log_view,
     hide_index=True,
-    key="review_log",
+    key=state.REVIEW_LOG,
     column_config={
         "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")
     },
@@ -196,7 +210,7 @@ st.dataframe(
 effective = D.effective_decisions(review.log)
 if st.button(
     "Undo last decision" + (f": {D.describe(effective[-1])}" if effective else ""),
-    key="review_undo",
+    key=state.REVIEW_UNDO,
     disabled=not (reviewer and effective),
 ):
     decide(D.undo)
@@ -207,7 +221,7 @@ st.caption(
     "An offline HTML report, a PowerPoint deck and the decision log (CSV) of the reviewed state; "
     "also `python -m dashboard pack`."
 )
-if st.button("Build meeting pack", key="review_pack", icon=":material/slideshow:"):
+if st.button("Build meeting pack", key=state.REVIEW_PACK, icon=":material/slideshow:"):
     with st.spinner("Building the meeting pack…"):
         review_ui.build_pack(ctx.run_id, review)
 review_ui.pack_downloads(review)

@@ -4,9 +4,12 @@ their papers."""
 
 import streamlit as st
 
-from dashboard import figures, state, transforms, widgets
+from dashboard import figures, frame, state, transforms, widgets
 
-ctx = widgets.view()
+MEASURES = {"n_papers": "papers", "share": "share of all"}  # value: button text
+STYLES = {"lines": "lines", "area": "stacked areas"}
+
+ctx = frame.view()
 shown = ctx.shown
 themes = ctx.tables["themes"]
 theme_names = dict(zip(themes["theme_id"], themes["name"], strict=True))
@@ -15,32 +18,9 @@ st.title("Timelines")
 widgets.filter_banner(ctx)
 
 c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
-period = (
-    c1.segmented_control(
-        "Period",
-        list(transforms.PERIOD_KINDS),
-        key=state.bind(state.TL_PERIOD, lambda v: v if v in transforms.PERIOD_KINDS else "quarter"),
-    )
-    or "quarter"
-)
-measure = (
-    c2.segmented_control(
-        "Measure",
-        ["n_papers", "share"],
-        format_func={"n_papers": "papers", "share": "share of all"}.get,
-        key=state.bind(state.TL_MEASURE, lambda v: v if v in ("n_papers", "share") else "n_papers"),
-    )
-    or "n_papers"
-)
-style = (
-    c3.segmented_control(
-        "Style",
-        ["lines", "area"],
-        format_func={"lines": "lines", "area": "stacked areas"}.get,
-        key=state.bind(state.TL_STYLE, lambda v: v if v in ("lines", "area") else "lines"),
-    )
-    or "lines"
-)
+period = widgets.choice("Period", transforms.PERIOD_KINDS, state.TL_PERIOD, where=c1)
+measure = widgets.choice("Measure", list(MEASURES), state.TL_MEASURE, labels=MEASURES, where=c2)
+style = widgets.choice("Style", list(STYLES), state.TL_STYLE, labels=STYLES, where=c3)
 within = (
     c4.selectbox(
         "Show",
@@ -74,7 +54,7 @@ else:
         title=f"{title} by {period}",
         data=counts.assign(name=counts["group"].map(names)),
         ctx=ctx,
-        key=f"timeline_chart_{by}",
+        key=state.keyed(state.TIMELINE_CHART, by),
         select=("points",),
     )
     n_sparse = counts.loc[counts["is_sparse"], "period"].nunique()
@@ -97,8 +77,8 @@ else:
         for p in (event.selection.points if event else [])
         if p.get("curve_number", len(groups)) < len(groups) and "x" in p
     ]
-    if clicked and st.session_state.get("_timeline_clicked") != repr(clicked):
-        st.session_state["_timeline_clicked"] = repr(clicked)
+    if clicked and st.session_state.get(state.TIMELINE_CLICKED) != repr(clicked):
+        st.session_state[state.TIMELINE_CLICKED] = repr(clicked)
         state.set_value(state.TL_GROUP, str(groups[clicked[0][0]]))
         state.set_value(state.TL_AT, str(clicked[0][1]))
     g1, g2 = st.columns(2)
@@ -122,6 +102,6 @@ else:
         value = group if by == "theme_id" else int(group)
         listed = transforms.period_papers(subset, period, at, by, value)
         st.caption(f"{len(listed)} papers")
-        widgets.paper_list(listed, key="timeline_papers")
+        widgets.paper_list(listed, key=state.TIMELINE_PAPERS)
     else:
         st.caption("Click a point on the chart, or choose a line and a period, to list papers.")

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import state as S
 from pipeline import contract
 from pipeline import decisions as D
 from tests.run_factory import make_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 REVIEW, PRESENTER = "app_pages/review.py", "app_pages/presenter.py"
 
@@ -33,9 +34,9 @@ def _state(runs: Path) -> D.ReviewState:
     return D.load_state(D.ReviewStore(D.default_store_path(runs)), contract.read_run(runs, "r1"))
 
 
-def _k(runs: Path, name: str) -> str:
-    """The key of a review input widget: named with the review version it was drawn on."""
-    return f"{name}_v{_state(runs).version}"
+def _k(runs: Path, key: str, cluster_id: int) -> str:
+    """The key of a cluster's review input, drawn on the current review version."""
+    return S.versioned(key, cluster_id, _state(runs).version)
 
 
 def _array(value) -> list:
@@ -50,7 +51,7 @@ def _open(page: str, reviewer: str | None = "Ada") -> AppTest:
     at.switch_page(page)
     at.run()
     if reviewer:
-        at.text_input(key="review_reviewer").input(reviewer).run()
+        at.text_input(key=S.REVIEWER).input(reviewer).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -63,8 +64,8 @@ def _ok(at: AppTest) -> None:
 def test_rename_flow(runs):
     """Renaming on the Review page stores the decision and shows the new name, marked."""
     at = _open(REVIEW)
-    at.text_input(key=_k(runs, "review_label_0")).input("Data <mix> *quality*").run()
-    at.button(key="review_rename_0").click().run()
+    at.text_input(key=_k(runs, S.REVIEW_LABEL, 0)).input("Data <mix> *quality*").run()
+    at.button(key=S.keyed(S.REVIEW_RENAME, 0)).click().run()
     _ok(at)
     assert any("Saved" in s.value for s in at.success)
     state = _state(runs)
@@ -78,11 +79,11 @@ def test_cluster_picker_sends_the_new_name_after_a_rename(runs):
     """After a rename the Cluster picker is sent its current (renamed, ✎) label as its value,
     so a browser cannot keep showing the old label, and the renamed cluster stays selected."""
     at = _open(REVIEW)
-    at.selectbox(key="review_cluster").set_value(2).run()
-    at.text_input(key=_k(runs, "review_label_2")).input("Data quality").run()
-    at.button(key="review_rename_2").click().run()
+    at.selectbox(key=S.REVIEW_CLUSTER).set_value(2).run()
+    at.text_input(key=_k(runs, S.REVIEW_LABEL, 2)).input("Data quality").run()
+    at.button(key=S.keyed(S.REVIEW_RENAME, 2)).click().run()
     _ok(at)
-    picker = at.selectbox(key="review_cluster")
+    picker = at.selectbox(key=S.REVIEW_CLUSTER)
     assert picker.value == 2
     assert picker.proto.set_value and picker.proto.raw_value == picker.options[picker.index]
     assert picker.proto.raw_value.startswith("Data quality ✎ (#2")
@@ -92,8 +93,8 @@ def test_cluster_picker_sends_the_new_name_after_a_rename(runs):
 def test_no_decision_without_a_reviewer_name(runs):
     """Decision buttons stay disabled until the reviewer gives a name."""
     at = _open(REVIEW, reviewer=None)
-    assert at.button(key="review_rename_0").disabled
-    assert at.button(key="review_merge_go_0").disabled
+    assert at.button(key=S.keyed(S.REVIEW_RENAME, 0)).disabled
+    assert at.button(key=S.keyed(S.REVIEW_MERGE_GO, 0)).disabled
 
 
 def test_merge_flow(runs):
@@ -101,8 +102,8 @@ def test_merge_flow(runs):
     before = _state(runs)
     both = set(before.paper_ids(0)) | set(before.paper_ids(1))
     at = _open(REVIEW)
-    at.multiselect(key=_k(runs, "review_merge_0")).select(1).run()
-    at.button(key="review_merge_go_0").click().run()
+    at.multiselect(key=_k(runs, S.REVIEW_MERGE, 0)).select(1).run()
+    at.button(key=S.keyed(S.REVIEW_MERGE_GO, 0)).click().run()
     _ok(at)
     after = _state(runs)
     assert set(after.paper_ids(0)) == both and 1 not in set(after.clusters["cluster_id"])
@@ -112,12 +113,16 @@ def test_merge_flow(runs):
 def test_split_flow_preview_then_accept(runs):
     """Preview shows the parts without saving; accepting saves a split into k clusters."""
     at = _open(REVIEW)
-    at.button(key="review_split_preview_0").click().run()
+    at.button(key=S.keyed(S.REVIEW_SPLIT_PREVIEW, 0)).click().run()
     _ok(at)
-    assert at.button(key="review_split_accept_0") is not None
+    members = _state(runs).paper_ids(0)
+    preview = next(d.value for d in at.dataframe if "part" in d.value.columns)
+    assert sorted(preview["part"].unique()) == [1, 2]  # two parts, numbered from 1
+    assert sorted(preview["paper_id"]) == sorted(members)
+    assert not at.button(key=S.keyed(S.REVIEW_SPLIT_ACCEPT, 0)).disabled
     assert _state(runs).version == 0  # a preview saves nothing
-    n_before = len(_state(runs).paper_ids(0))
-    at.button(key="review_split_accept_0").click().run()
+    n_before = len(members)
+    at.button(key=S.keyed(S.REVIEW_SPLIT_ACCEPT, 0)).click().run()
     _ok(at)
     state = _state(runs)
     parts = state.clusters[state.clusters["is_split"]]
@@ -129,9 +134,9 @@ def test_move_flow(runs):
     """Selected papers move to the chosen cluster (here: unassigned) and show as moved."""
     papers = _state(runs).paper_ids(0)[:2]
     at = _open(REVIEW)
-    at.multiselect(key=_k(runs, "review_move_papers_0")).set_value(papers).run()
-    at.selectbox(key=_k(runs, "review_move_to_0")).set_value(D.UNASSIGNED).run()
-    at.button(key="review_move_go_0").click().run()
+    at.multiselect(key=_k(runs, S.REVIEW_MOVE_PAPERS, 0)).set_value(papers).run()
+    at.selectbox(key=_k(runs, S.REVIEW_MOVE_TO, 0)).set_value(D.UNASSIGNED).run()
+    at.button(key=S.keyed(S.REVIEW_MOVE_GO, 0)).click().run()
     _ok(at)
     a = _state(runs).assignments.set_index("paper_id")
     assert (a.loc[papers, "cluster_id"] == D.UNASSIGNED).all() and a.loc[papers, "is_moved"].all()
@@ -140,24 +145,25 @@ def test_move_flow(runs):
 def test_stale_decision_is_refused_between_two_browsers(runs):
     """Two browsers: the second decision made on the old state is refused, the view refreshes."""
     first, second = _open(REVIEW, "Ada"), _open(REVIEW, "Bob")
-    drawn = _k(runs, "review_label_0")  # both pages were drawn on version 0
+    drawn = _k(runs, S.REVIEW_LABEL, 0)  # both pages were drawn on version 0
     first.text_input(key=drawn).input("Ada's name").run()
-    first.button(key="review_rename_0").click().run()
+    first.button(key=S.keyed(S.REVIEW_RENAME, 0)).click().run()
     second.text_input(key=drawn).input("Bob's name")
-    second.button(key="review_rename_0").click().run()
+    second.button(key=S.keyed(S.REVIEW_RENAME, 0)).click().run()
     _ok(second)
     assert any("someone else changed" in w.value for w in second.warning)
     state = _state(runs)
     assert state.log["reviewer"].tolist() == ["Ada"] and state.cluster(0)["label"] == "Ada's name"
-    assert second.text_input(key=_k(runs, "review_label_0")).value == "Ada's name"  # refreshed view
+    refreshed = second.text_input(key=_k(runs, S.REVIEW_LABEL, 0))
+    assert refreshed.value == "Ada's name"  # the view shows the current state
 
 
 def test_undo_button_takes_back_the_last_decision(runs):
     """Undo on the page reverts the last decision and logs the undo."""
     at = _open(REVIEW)
-    at.text_input(key=_k(runs, "review_label_0")).input("temporary").run()
-    at.button(key="review_rename_0").click().run()
-    at.button(key="review_undo").click().run()
+    at.text_input(key=_k(runs, S.REVIEW_LABEL, 0)).input("temporary").run()
+    at.button(key=S.keyed(S.REVIEW_RENAME, 0)).click().run()
+    at.button(key=S.REVIEW_UNDO).click().run()
     _ok(at)
     state = _state(runs)
     assert not state.cluster(0)["is_renamed"] and state.log["action"].tolist() == ["rename", "undo"]
@@ -167,8 +173,8 @@ def test_other_pages_show_the_reviewed_state(runs):
     """After a rename, the Clusters page lists the new name, marked as changed (also ✎ in
     its cluster picker and in the sidebar cluster filter)."""
     at = _open(REVIEW)
-    at.text_input(key=_k(runs, "review_label_0")).input("Renamed cluster").run()
-    at.button(key="review_rename_0").click().run()
+    at.text_input(key=_k(runs, S.REVIEW_LABEL, 0)).input("Renamed cluster").run()
+    at.button(key=S.keyed(S.REVIEW_RENAME, 0)).click().run()
     clusters = AppTest.from_file(APP, default_timeout=60)
     clusters.switch_page("app_pages/clusters.py")
     clusters.run()
@@ -214,15 +220,15 @@ def test_presenter_navigation_and_decision(runs):
     at = _open(PRESENTER)
     n = int((_state(runs).clusters["cluster_id"] != D.UNASSIGNED).sum())
     assert f"1 of {n}" in at.get("progress")[0].proto.text
-    at.button(key="presenter_next").click().run()
+    at.button(key=S.PRESENTER_NEXT).click().run()
     assert f"2 of {n}" in at.get("progress")[0].proto.text
     shown = at.title[0].value
-    at.button(key="presenter_accept").click().run()
+    at.button(key=S.PRESENTER_STATUS["accepted"]).click().run()
     _ok(at)
     state = _state(runs)
     accepted = state.clusters[state.clusters["status"] == "accepted"]
     assert len(accepted) == 1 and accepted.iloc[0]["label"] in shown.replace("\\", "")
-    at.toggle(key="presenter_undecided").set_value(True).run()
+    at.toggle(key=S.PRESENTER_UNDECIDED).set_value(True).run()
     assert f"of {n - 1}" in at.get("progress")[0].proto.text
 
 
@@ -230,7 +236,7 @@ def test_meeting_pack_button_offers_the_three_files(runs, monkeypatch):
     """One click builds the pack; the page then offers HTML, PPTX and CSV downloads."""
     monkeypatch.setattr("dashboard.exports.chromium_path", lambda: None)  # no kaleido: fast
     at = _open(REVIEW)
-    at.button(key="review_pack").click().run()
+    at.button(key=S.REVIEW_PACK).click().run()
     _ok(at)
     names = [b.proto.label for b in at.get("download_button")]
     assert names == ["r1-meeting.html", "r1-meeting.pptx", "r1-decisions.csv"]

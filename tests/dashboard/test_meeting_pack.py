@@ -20,7 +20,7 @@ from pipeline import decisions as D
 from tests.review_helpers import base_run
 from tests.run_factory import SCRIPT_TITLE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NASTY = '=HYPERLINK("http://evil") <img src=x onerror=alert(1)>'
 
 

@@ -91,6 +91,30 @@ def test_png_is_slide_sized_and_svg_is_svg():
     assert svg.lstrip()[:4] == b"<svg"
 
 
+def test_image_export_passes_settings_to_kaleido_not_the_environment(monkeypatch):
+    """kaleido gets the Chromium path, format, size and scale as arguments; the process
+    environment is unchanged afterwards."""
+    import os
+
+    import kaleido
+
+    calls = []
+    monkeypatch.setattr(exports, "chromium_path", lambda: "/opt/test/chromium")
+    monkeypatch.setattr(
+        kaleido, "calc_fig_sync", lambda fig, **kw: calls.append((fig, kw)) or b"image"
+    )
+    monkeypatch.setenv("BROWSER_PATH", "/elsewhere/chrome")
+    before = dict(os.environ)
+    assert exports.figure_image(_fig(), "png") == b"image"
+    assert exports.figure_image(_fig(), "svg") == b"image"
+    assert dict(os.environ) == before
+    (fig, png), (_, svg) = calls
+    assert fig["data"][0]["type"] == "bar"
+    assert png["kopts"] == {"path": "/opt/test/chromium"}
+    assert png["opts"] == {"format": "png", "width": 1600, "height": 900, "scale": 2}
+    assert svg["opts"]["format"] == "svg" and svg["opts"]["scale"] == 1
+
+
 def test_missing_chromium_explains_install(monkeypatch):
     """Without Chromium the image export raises the install hint instead of failing obscurely."""
     monkeypatch.setattr(exports, "chromium_path", lambda: None)

@@ -1,4 +1,4 @@
-"""AppTest checks of the dashboard frame and its four pages against synthetic runs."""
+"""AppTest checks of the dashboard frame and its pages against synthetic runs."""
 
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import state
 from pipeline import contract
 from tests.run_factory import SCRIPT_TITLE, make_incompatible_run, make_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 PAGES = [
     "app_pages/overview.py",
     "app_pages/map.py",
     "app_pages/timelines.py",
     "app_pages/clusters.py",
+    "app_pages/review.py",
+    "app_pages/presenter.py",
 ]
 
 
@@ -193,7 +196,7 @@ def test_cluster_table_lists_every_cluster(app, runs):
     at = app("app_pages/clusters.py")
     table = at.dataframe[0].value
     assert set(table["cluster_id"]) == set(run_tables(runs).clusters["cluster_id"])
-    at.text_input(key="w_find").input("toxicity").run()
+    at.text_input(key=state.widget_key(state.CLUSTER_SEARCH)).input("toxicity").run()
     narrowed = at.dataframe[0].value
     assert 0 < len(narrowed) < len(table)
     assert all("toxicity" in (r.label + r.keywords_text) for r in narrowed.itertuples())
@@ -245,7 +248,7 @@ def test_timelines_switch_to_clusters_within_theme(app, runs):
     assign = run_tables(runs).assignments
     clusters = assign.loc[assign["theme_id"] == "control", "cluster_id"].unique()
     assert len(fig["data"]) == len(clusters)
-    at.selectbox(key="w_within").set_value("").run()
+    at.selectbox(key=state.widget_key(state.TL_WITHIN)).set_value("").run()
     assert len(figure(at)["data"]) == assign["theme_id"].nunique()
 
 
@@ -257,6 +260,14 @@ def test_timeline_title_names_the_measure(app):
     assert "Papers per theme by quarter" in [h.value for h in at.subheader]
 
 
+def test_unknown_settings_in_a_link_fall_back_to_the_defaults(app):
+    """A link with values no control offers shows the defaults and drops them from the URL."""
+    at = app("app_pages/timelines.py", period="decade", measure="bogus", style="3d")
+    assert "Papers per theme by quarter" in [h.value for h in at.subheader]
+    assert [c.value for c in at.get("button_group")] == ["quarter", "n_papers", "lines"]
+    assert not {"period", "measure", "style"} & set(at.query_params)
+
+
 def test_overview_links_to_clusters(app, runs):
     """The Overview links the largest cluster to its cluster page and each theme to its
     timeline."""
@@ -266,6 +277,12 @@ def test_overview_links_to_clusters(app, runs):
     largest = assign.loc[assign["cluster_id"] >= 0, "cluster_id"].value_counts().index[0]
     assert ("clusters", f"cluster={largest}") in links
     assert ("timelines", "within=control") in links
+
+
+def test_pages_list_every_page_file():
+    """PAGES (rendered by the tests here, import hygiene included) names every page file."""
+    files = {f"app_pages/{p.name}" for p in (ROOT / "dashboard" / "app_pages").glob("*.py")}
+    assert set(PAGES) == files - {"app_pages/overview_alias.py"}
 
 
 def test_dashboard_never_imports_torch(runs):

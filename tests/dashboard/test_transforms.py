@@ -166,14 +166,14 @@ def test_cluster_summary_sizes(papers, run):
     assert (summary["first"].sort_index() == first.sort_index()).all()
 
 
-def test_cluster_papers_representatives_first(papers):
+def test_sorted_cluster_members_put_representatives_first(papers):
     """Sorting by relevance puts the representative papers first, in their order."""
     members = papers[papers["cluster_id"] == 0]
     reps = members["paper_id"].iloc[[2, 0]].tolist()
-    ordered = transforms.cluster_papers(papers, 0, reps, "relevance")
+    ordered = transforms.sorted_cluster_members(papers, 0, reps, "relevance")
     assert ordered["paper_id"].tolist()[:2] == reps
     assert set(ordered["paper_id"]) == set(members["paper_id"])
-    by_date = transforms.cluster_papers(papers, 0, reps, "date")
+    by_date = transforms.sorted_cluster_members(papers, 0, reps, "date")
     assert by_date["published"].is_monotonic_decreasing
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import figures, transforms
+from dashboard import figures, layers, palette, transforms
 from pipeline import contract
 from tests.run_factory import make_run
 
@@ -37,76 +37,63 @@ def _points(fig: dict, name: str | None = None) -> int:
 
 def test_map_draws_every_paper_once(papers):
     """Every paper is one WebGL point; customdata holds its row; unassigned papers are muted."""
-    fig = figures.map_figure(papers).to_dict()
+    fig = figures.map_figure(layers.map_layers(papers)).to_dict()
     assert _points(fig) == len(papers)
     rows = np.concatenate([arr(t["customdata"]) for t in fig["data"] if t["type"] == "scattergl"])
     assert sorted(rows.tolist()) == list(range(len(papers)))
-    unassigned = next(t for t in fig["data"] if t["name"] == "unassigned")
-    assert unassigned["marker"]["color"] == figures.MUTED
+    unassigned = next(t for t in fig["data"] if t["name"] == layers.UNASSIGNED_NAME)
+    assert unassigned["marker"]["color"] == palette.MUTED
     assert len(arr(unassigned["x"])) == int((papers["cluster_id"] == -1).sum())
 
 
-def test_map_filtered_papers_are_faint_context(papers):
-    """Papers outside the filters go to one faint 'filtered out' trace."""
+def test_map_draws_each_layer_as_decided(papers):
+    """Each decided layer becomes one trace with its points, colour, size and opacity, in
+    order; the context layer has no hover, the others show their hover text."""
     shown = (papers["theme_id"] == "control").to_numpy()
-    fig = figures.map_figure(papers, shown=shown).to_dict()
-    context = next(t for t in fig["data"] if t["name"] == "filtered out")
-    assert len(arr(context["x"])) == int((~shown).sum())
-    assert context["marker"]["opacity"] < 0.5
-    assert _points(fig) - len(arr(context["x"])) == int(shown.sum())
+    decided = layers.map_layers(papers, shown=shown, color_by="cluster")
+    fig = figures.map_figure(decided).to_dict()
+    assert [t["name"] for t in fig["data"]] == [lay.name for lay in decided.points]
+    for trace, lay in zip(fig["data"], decided.points, strict=True):
+        assert arr(trace["customdata"]).tolist() == lay.rows.tolist()
+        assert arr(trace["x"]).tolist() == pytest.approx(lay.map_x.tolist())
+        assert trace["marker"]["size"] == lay.size
+        assert trace["marker"]["opacity"] == lay.opacity
+        if isinstance(lay.color, str):
+            assert trace["marker"]["color"] == lay.color
+        else:
+            assert arr(trace["marker"]["color"]).tolist() == lay.color.tolist()
+        if lay.hover is None:
+            assert trace["hoverinfo"] == "skip" and "hovertext" not in trace
+        else:
+            assert list(trace["hovertext"]) == list(lay.hover)
+        assert trace.get("showlegend", True) == lay.in_legend
 
 
-def test_map_colour_by_theme_or_cluster(papers):
-    """By theme: one trace per theme present; by cluster: one trace with a colour per point."""
-    by_theme = figures.map_figure(papers, color_by="theme").to_dict()
-    assigned = papers[papers["cluster_id"] != -1]
-    names = {t["name"] for t in by_theme["data"] if t["type"] == "scattergl"} - {"unassigned"}
-    assert names == set(assigned["theme_name"])
-    by_cluster = figures.map_figure(papers, color_by="cluster").to_dict()
-    traces = [t for t in by_cluster["data"] if t.get("legendgroup") == "papers"]
-    colours = np.concatenate([arr(t["marker"]["color"]) for t in traces])
-    rows = np.concatenate([arr(t["customdata"]) for t in traces])
-    assert len(colours) == len(assigned)
-    ids = papers["cluster_id"].to_numpy()[rows]
-    for cid in np.unique(ids):
-        assert len(set(colours[ids == cid])) == 1
-    assert len(set(colours)) == len(np.unique(ids))
+def test_map_draws_labels_as_escaped_annotations(papers):
+    """Cluster labels are annotations at their decided positions, with their escaped text."""
+    decided = layers.map_layers(papers.assign(cluster_label="<i>x</i>"), labels=True)
+    fig = figures.map_figure(decided).to_dict()
+    notes = fig["layout"]["annotations"]
+    assert [a["x"] for a in notes] == pytest.approx(decided.labels["map_x"].tolist())
+    assert [a["y"] for a in notes] == pytest.approx(decided.labels["map_y"].tolist())
+    assert {a["text"] for a in notes} == {"&lt;i&gt;x&lt;/i&gt;"}
 
 
-def test_map_labels_at_cluster_centres(papers):
-    """Cluster labels sit at the median position of their papers, HTML-escaped."""
-    centres = transforms.cluster_centres(papers)
-    fig = figures.map_figure(papers, centres=centres).to_dict()
-    labels = fig["layout"]["annotations"]
-    first = papers[papers["cluster_id"] == centres["cluster_id"].iloc[0]]
-    assert labels[0]["x"] == pytest.approx(first["map_x"].median())
-    assert labels[0]["y"] == pytest.approx(first["map_y"].median())
-    assert len(labels) == papers.loc[papers["cluster_id"] != -1, "cluster_id"].nunique()
-    assert "<" not in "".join(a["text"] for a in labels)
-
-
-def test_map_marks_moved_papers_and_edited_clusters(papers):
-    """Papers a reviewer moved say so in their hover (and only they do); labels of clusters a
-    reviewer changed carry ✎ (and only they do)."""
-    marked = papers.assign(is_moved=papers["row"] % 7 == 0)
-    centres = transforms.cluster_centres(marked)
-    centres["is_edited"] = centres["cluster_id"] == centres["cluster_id"].iloc[0]
-    fig = figures.map_figure(marked, centres=centres).to_dict()
-    traces = [t for t in fig["data"] if t["type"] == "scattergl"]
-    rows = np.concatenate([arr(t["customdata"]) for t in traces])
-    hover = np.concatenate([np.asarray(t["hovertext"], dtype=object) for t in traces])
-    says_moved = np.array(["moved by review" in h for h in hover])
-    assert says_moved.any()
-    assert (says_moved == marked["is_moved"].to_numpy()[rows]).all()
-    texts = [a["text"] for a in fig["layout"]["annotations"]]
-    assert [t.endswith("✎") for t in texts] == centres["is_edited"].tolist()
+def test_map_rings_the_chosen_paper(papers):
+    """The chosen paper gets one ring trace at its position, without hover."""
+    fig = figures.map_figure(layers.map_layers(papers, selected_row=3)).to_dict()
+    ring = [t for t in fig["data"] if t["name"] == "chosen paper"]
+    assert len(ring) == 1 and ring[0]["hoverinfo"] == "skip"
+    assert arr(ring[0]["x"]).tolist() == pytest.approx([papers.loc[3, "map_x"]])
 
 
 def test_map_zooms_to_a_cluster(papers):
-    """Highlighting a cluster sets the axes to that cluster's extent."""
-    fig = figures.map_figure(papers, highlight_cluster=1).to_dict()
+    """A decided zoom window sets the axes to that cluster's extent."""
+    decided = layers.map_layers(papers, highlight_cluster=1)
+    fig = figures.map_figure(decided).to_dict()
     members = papers[papers["cluster_id"] == 1]
     x0, x1 = fig["layout"]["xaxis"]["range"]
+    assert [x0, x1] == list(decided.window[:2])
     assert x0 < members["map_x"].min() and x1 > members["map_x"].max()
     assert x1 - x0 < papers["map_x"].max() - papers["map_x"].min()
 

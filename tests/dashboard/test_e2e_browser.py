@@ -17,7 +17,7 @@ import pytest
 
 from tests.run_factory import SCRIPT_TITLE, make_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "tests" / "e2e_screenshots"
 ARGS = [

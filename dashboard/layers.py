@@ -1,0 +1,201 @@
+"""Decide, then draw: what the paper map shows, decided as plain data (no Plotly, no Streamlit).
+
+`map_layers` takes the paper view (`transforms.paper_view`) and the filters' mask and decides
+the point sets (context, unassigned, one per theme) with their colours, sizes and hover text,
+the ringed chosen paper, the cluster labels' positions and the zoom window;
+`figures.map_figure` only draws the result.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dashboard.palette import MUTED, cluster_color, theme_colors
+from dashboard.transforms import UNASSIGNED
+
+CONTEXT = "filtered out"  # name of the faint layer of papers outside the filters
+UNASSIGNED_NAME = "unassigned"
+MOVED_NOTE = "<br>✎ moved by review"  # added to the hover of papers a reviewer moved
+EDITED_MARK = " ✎"  # added to the label of clusters a reviewer changed
+ZOOM_PAD = 0.15  # margin around a zoomed cluster, as a share of its extent (at least 0.5)
+# Paper columns the map uses (see transforms.paper_view).
+MAP_COLUMNS = (
+    "row",
+    "map_x",
+    "map_y",
+    "hover",
+    "hover_theme",
+    "theme_id",
+    "theme_name",
+    "cluster_id",
+    "cluster_label",
+    "is_moved",
+)
+
+
+@dataclass(frozen=True)
+class PointLayer:
+    """Papers drawn alike (one WebGL trace). Arrays have one entry per point."""
+
+    name: str
+    map_x: np.ndarray  # float32: half of what float64 would send to the browser
+    map_y: np.ndarray
+    rows: np.ndarray  # int32 paper row of each point, returned by selection events
+    color: str | np.ndarray  # one colour for the layer, or one per point
+    size: float
+    opacity: float
+    hover: np.ndarray | None  # HTML-escaped hover text per point; None: no hover
+    hover_adds_name: bool = False  # the hover ends with the layer name (the papers' theme)
+    in_legend: bool = True
+    legend_group: str | None = None
+
+
+@dataclass(frozen=True)
+class MapLayers:
+    """Everything the paper map draws, in drawing order."""
+
+    points: tuple[PointLayer, ...]  # context first, then unassigned, then one per theme
+    chosen: tuple[float, float] | None  # (map_x, map_y) of the chosen paper, ringed
+    labels: pd.DataFrame  # cluster labels: cluster_id, map_x, map_y, text (HTML-escaped)
+    window: tuple[float, float, float, float] | None  # (x0, x1, y0, y1) zoom; None: all
+
+
+def point_size(n_papers: int) -> float:
+    """Marker size for a map of `n_papers`: smaller points as the map fills up."""
+    return 5.0 if n_papers <= 5_000 else 3.5 if n_papers <= 30_000 else 2.5
+
+
+def cluster_centres(papers: pd.DataFrame, max_labels: int | None = None) -> pd.DataFrame:
+    """Median map position, size and label per assigned cluster of `papers` (columns
+    cluster_id, map_x, map_y, row, cluster_label), largest first; the first `max_labels`."""
+    assigned = papers[papers["cluster_id"] != UNASSIGNED]
+    if assigned.empty:
+        return pd.DataFrame(columns=["cluster_id", "map_x", "map_y", "n_papers", "label"])
+    centres = assigned.groupby("cluster_id").agg(
+        map_x=("map_x", "median"),
+        map_y=("map_y", "median"),
+        n_papers=("row", "size"),
+        label=("cluster_label", "first"),
+    )
+    centres = centres.sort_values("n_papers", ascending=False).reset_index()
+    return centres.head(max_labels) if max_labels else centres
+
+
+def zoom_window(members: pd.DataFrame) -> tuple[float, float, float, float] | None:
+    """(x0, x1, y0, y1) around `members` with a margin; None when there are none."""
+    if members.empty:
+        return None
+    pad_x = max(float(np.ptp(members["map_x"])) * ZOOM_PAD, 0.5)
+    pad_y = max(float(np.ptp(members["map_y"])) * ZOOM_PAD, 0.5)
+    return (
+        float(members["map_x"].min()) - pad_x,
+        float(members["map_x"].max()) + pad_x,
+        float(members["map_y"].min()) - pad_y,
+        float(members["map_y"].max()) + pad_y,
+    )
+
+
+def _layer(frame: pd.DataFrame, name: str, color, size: float, opacity: float, **kw) -> PointLayer:
+    """The papers of `frame` as one layer."""
+    return PointLayer(
+        name=name,
+        map_x=frame["map_x"].to_numpy(np.float32),
+        map_y=frame["map_y"].to_numpy(np.float32),
+        rows=frame["row"].to_numpy(np.int32),
+        color=color,
+        size=size,
+        opacity=opacity,
+        **kw,
+    )
+
+
+def _hover(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The hover text of `frame`'s papers, with MOVED_NOTE for papers a reviewer moved."""
+    text = frame[column]
+    if "is_moved" in frame.columns:
+        text = text.where(~frame["is_moved"].to_numpy(bool), text + MOVED_NOTE)
+    return text.to_numpy()
+
+
+def _labels(centres: pd.DataFrame, edited_clusters: Collection[int]) -> pd.DataFrame:
+    """Label rows at the cluster centres: HTML-escaped label, EDITED_MARK for edited ones."""
+    edited = centres["cluster_id"].isin(list(edited_clusters)).to_numpy()
+    text = centres["label"].astype(str).map(html.escape)
+    return pd.DataFrame(
+        {
+            "cluster_id": centres["cluster_id"].to_numpy(),
+            "map_x": centres["map_x"].astype(float).to_numpy(),
+            "map_y": centres["map_y"].astype(float).to_numpy(),
+            "text": np.where(edited, text + EDITED_MARK, text),
+        }
+    )
+
+
+def map_layers(
+    papers: pd.DataFrame,
+    *,
+    shown: np.ndarray | None = None,
+    color_by: str = "theme",
+    colors: dict[str, str] | None = None,
+    highlight_cluster: int | None = None,
+    selected_row: int | None = None,
+    labels: bool = False,
+    max_labels: int | None = None,
+    edited_clusters: Collection[int] = (),
+) -> MapLayers:
+    """Decide the paper map's layers.
+
+    `papers` is the paper view (one row per paper, MAP_COLUMNS; an optional bool `is_moved`
+    marks papers a reviewer moved). `shown` marks the papers passing the filters: the rest
+    become one faint context layer without hover. Unassigned papers are muted grey.
+    `color_by` is "theme" (a colour per theme from `colors`) or "cluster" (a palette colour per
+    point, layers still split by theme for the hover, kept out of the legend).
+    `highlight_cluster` keeps only that cluster's papers in colour and zooms to it (only the
+    context inside the window is kept). `labels` places the labels of the largest
+    `max_labels` clusters (None: all) among the shown papers at their median position, ✎
+    marking `edited_clusters`. `selected_row` is the paper row to ring.
+    """
+    papers = papers[[c for c in MAP_COLUMNS if c in papers.columns]]  # copy less below
+    shown = np.ones(len(papers), dtype=bool) if shown is None else np.asarray(shown, dtype=bool)
+    window = None
+    if highlight_cluster is not None:
+        shown = shown & (papers["cluster_id"].to_numpy() == highlight_cluster)
+        window = zoom_window(papers[papers["cluster_id"] == highlight_cluster])
+    colors = colors or theme_colors(papers["theme_id"].unique().tolist())
+    size = point_size(len(papers))
+    points = []
+    context = papers[~shown]
+    if window is not None:  # only the context inside the zoomed window travels to the browser
+        x0, x1, y0, y1 = window
+        context = context[
+            context["map_x"].between(x0, x1).to_numpy()
+            & context["map_y"].between(y0, y1).to_numpy()
+        ]
+    if len(context):
+        points.append(_layer(context, CONTEXT, MUTED, size * 0.6, 0.18, hover=None))
+    visible = papers[shown]
+    unassigned = visible[visible["cluster_id"] == UNASSIGNED]
+    assigned = visible[visible["cluster_id"] != UNASSIGNED]
+    if len(unassigned):
+        hover = _hover(unassigned, "hover_theme")
+        points.append(_layer(unassigned, UNASSIGNED_NAME, MUTED, size * 0.8, 0.55, hover=hover))
+    for theme_id, group in assigned.groupby("theme_id", sort=True):
+        name = str(group["theme_name"].iloc[0])
+        by_theme = {"hover": _hover(group, "hover"), "hover_adds_name": True}
+        if color_by == "cluster":
+            color = cluster_color(group["cluster_id"].to_numpy())
+            by_theme |= {"in_legend": False, "legend_group": "papers"}
+        else:
+            color = colors.get(theme_id, MUTED)
+        points.append(_layer(group, name, color, size, 0.85, **by_theme))
+    chosen = None
+    if selected_row is not None and selected_row in set(papers["row"]):
+        rec = papers[papers["row"] == selected_row].iloc[0]
+        chosen = (float(rec["map_x"]), float(rec["map_y"]))
+    centres = cluster_centres(visible if labels else visible.iloc[:0], max_labels)  # no rows: none
+    return MapLayers(tuple(points), chosen, _labels(centres, edited_clusters), window)
