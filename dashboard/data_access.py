@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import figures, layers, palette, transforms
-from pipeline import contract, decisions
+from pipeline import contract, decisions, derive
 
 RUNS_ENV = "RTE_RUNS_DIR"
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,7 +145,7 @@ def filter_mask(run_id: str, filters: transforms.Filters) -> np.ndarray:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading embeddings…")
 def _unit_embeddings(folder: str, run_id: str) -> np.ndarray:
-    return transforms.unit_rows(_load_run(folder, run_id).embeddings(mmap=False))
+    return derive.unit_rows(_load_run(folder, run_id).embeddings(mmap=False))
 
 
 def nearest_papers(run_id: str, row: int, k: int = 8) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.palette import MUTED, cluster_color, theme_colors
-from dashboard.transforms import UNASSIGNED
+from pipeline.contract import UNASSIGNED
 
 CONTEXT = "filtered out"  # name of the faint layer of papers outside the filters
 UNASSIGNED_NAME = "unassigned"

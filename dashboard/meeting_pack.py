@@ -57,7 +57,7 @@ def pack_figures(
     view = transforms.paper_view(tables)
     names = tables["themes"].set_index("theme_id")["name"].to_dict()
     colors = palette.theme_colors(tables["themes"]["theme_id"].tolist())
-    counts = transforms.counts_by_period(view, period_kind, "theme_id")
+    counts = transforms.timeline_counts(view, period_kind, "theme_id")
     timeline = figures.timeline_figure(counts, names=names, colors=colors, style="lines")
     map_layers = layers.map_layers(view, colors=colors, labels=True)
     the_map = figures.map_figure(map_layers, height=700)

@@ -6,19 +6,19 @@ from __future__ import annotations
 import numpy as np
 from plotly.colors import qualitative
 
-from dashboard.transforms import OTHER_THEME, UNASSIGNED
+from pipeline.contract import OTHER, UNASSIGNED
 
 MUTED = "#b0b4ba"  # unassigned and filtered-out papers
-OTHER = "#7f7f7f"  # the 'other' theme: papers that fit no named theme
+OTHER_GREY = "#7f7f7f"  # the 'other' theme: papers that fit no named theme
 THEME_PALETTE = qualitative.D3
 CLUSTER_PALETTE = qualitative.Dark24 + qualitative.Light24
 
 
 def theme_colors(theme_ids: list[str]) -> dict[str, str]:
     """A stable colour per theme (sorted ids cycle through the palette); 'other' is grey."""
-    named = sorted(t for t in theme_ids if t != OTHER_THEME)
+    named = sorted(t for t in theme_ids if t != OTHER)
     colors = {t: THEME_PALETTE[i % len(THEME_PALETTE)] for i, t in enumerate(named)}
-    colors[OTHER_THEME] = OTHER
+    colors[OTHER] = OTHER_GREY
     return colors
 
 

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-PERIOD_KINDS = ("month", "quarter", "year")
-UNASSIGNED = -1
-OTHER_THEME = "other"
-SPARSE_MIN_PAPERS = 5  # a period with fewer dated papers than this is marked as sparse
+from pipeline import derive
+from pipeline.contract import PERIOD_KINDS, UNASSIGNED
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~^=:&])")
 
 
@@ -47,24 +46,6 @@ class ViewFacts:
 def escape_markdown(text: str) -> str:
     """Escape every Markdown/HTML/LaTeX-significant character so st.markdown shows `text` as is."""
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
-
-
-def period_labels(published: pd.Series, kind: str) -> pd.Series:
-    """Period label per date: 2024-03 (month), 2024-Q1 (quarter) or 2024 (year); None if no date."""
-    stamps = pd.to_datetime(published)
-    if kind == "month":
-        out = stamps.dt.strftime("%Y-%m")
-    elif kind == "quarter":
-        out = (
-            stamps.dt.year.astype("Int64").astype(str)
-            + "-Q"
-            + stamps.dt.quarter.astype("Int64").astype(str)
-        )
-    elif kind == "year":
-        out = stamps.dt.year.astype("Int64").astype(str)
-    else:
-        raise ValueError(f"period kind must be one of {PERIOD_KINDS}, got {kind!r}")
-    return out.astype(object).where(stamps.notna(), None)
 
 
 def paper_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -105,7 +86,7 @@ def paper_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     view["authors_text"] = view["authors"].map(lambda a: "; ".join(a) if len(a) else "")
     view["date"] = view["published"].dt.strftime("%Y-%m-%d").fillna("")
     for kind in PERIOD_KINDS:
-        view[kind] = period_labels(view["published"], kind)
+        view[kind] = derive.period_labels(view["published"], kind)
     view["search_text"] = (
         view["title"] + " \n " + view["abstract"] + " \n " + view["authors_text"]
     ).str.lower()
@@ -197,62 +178,29 @@ def describe_filters(filters: Filters, facts: ViewFacts) -> str:
     return "; ".join(parts) if parts else "all papers"
 
 
-def counts_by_period(
+def timeline_counts(
     papers: pd.DataFrame,
     period_kind: str,
     by: str = "theme_id",
     totals_from: pd.DataFrame | None = None,
     data_end: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Papers per period and group (`by` = theme_id or cluster_id), every period x group filled.
-
-    Columns: period, group, n_papers, n_period_total, share, is_sparse, is_partial.
-    `n_period_total` counts the dated papers of `totals_from` (default `papers`) in the period;
-    `share` = n_papers / n_period_total; `is_sparse` marks periods with fewer than
-    SPARSE_MIN_PAPERS dated papers; `is_partial` marks a period the data stops inside (see
-    `is_partial_period`; `data_end` should be `latest_date` of the whole run, default the latest
-    date of `totals_from`). Periods run without gaps from the first to the last dated paper.
-    """
-    totals_src = papers if totals_from is None else totals_from
-    dated = papers[papers[period_kind].notna()]
-    all_dated = totals_src[totals_src[period_kind].notna()]
-    periods = _period_range(all_dated["published"], period_kind)
-    groups = sorted(dated[by].unique().tolist())
-    counts = dated.groupby([period_kind, by]).size()
-    index = pd.MultiIndex.from_product([periods, groups], names=["period", "group"])
-    frame = counts.reindex(index, fill_value=0).rename("n_papers").reset_index()
-    totals = all_dated.groupby(period_kind).size().reindex(periods, fill_value=0)
-    frame["n_period_total"] = frame["period"].map(totals).astype(int)
-    frame["share"] = frame["n_papers"] / frame["n_period_total"].clip(lower=1)
-    frame["is_sparse"] = frame["n_period_total"] < SPARSE_MIN_PAPERS
-    end = latest_date(all_dated) if data_end is None else data_end
-    partial = {p for p in periods if is_partial_period(p, period_kind, end)}
-    frame["is_partial"] = frame["period"].isin(partial)
-    frame["n_papers"] = frame["n_papers"].astype(int)
-    return frame
-
-
-def latest_date(papers: pd.DataFrame) -> pd.Timestamp | None:
-    """Where the data ends: the latest `published` date of `papers` (None if none is dated).
-
-    Pass all papers of the run, not a filtered subset, so a filter never makes a period partial.
-    """
-    stamps = pd.to_datetime(papers["published"]).dropna()
-    return None if stamps.empty else pd.Timestamp(stamps.max()).normalize()
-
-
-def period_last_day(period: str, kind: str) -> pd.Timestamp:
-    """The last day of a period label made by `period_labels` (2026-08, 2026-Q3 or 2026)."""
-    freq = {"month": "M", "quarter": "Q", "year": "Y"}[kind]
-    return pd.Period(str(period).replace("-Q", "Q"), freq=freq).end_time.normalize()
-
-
-def is_partial_period(period: str, kind: str, data_end: pd.Timestamp | None) -> bool:
-    """True when the data stops mid-period: `data_end` (the run's latest paper date) falls
-    before the period's last day. A corpus ending on a period's last day leaves it complete."""
-    if data_end is None or pd.isna(data_end):
-        return False
-    return pd.Timestamp(data_end).normalize() < period_last_day(period, kind)
+    """`derive.counts_by_period` over paper-view rows: papers per period and group (`by` =
+    theme_id or cluster_id), every period x group filled, periods without gaps from the first to
+    the last dated paper of `totals_from` (default `papers`), whose papers also make each
+    period's total. `data_end` should be the whole run's latest date (default: that of
+    `totals_from`). Columns: period, group, n_papers, n_period_total, share, is_sparse,
+    is_partial."""
+    totals = papers if totals_from is None else totals_from
+    end = derive.latest_date(totals["published"]) if data_end is None else data_end
+    return derive.counts_by_period(
+        papers[period_kind],
+        papers[by],
+        derive.period_span(totals["published"], period_kind),
+        totals[period_kind],
+        kind=period_kind,
+        data_end=end,
+    )
 
 
 def compared_periods(
@@ -260,8 +208,9 @@ def compared_periods(
 ) -> tuple[str, str, str]:
     """(previous, last, partial) periods for growth: the last complete period, the one before
     it ("" when missing) and the partial period left out ("" when none). `periods` run in order
-    without gaps, as from `counts_by_period`."""
-    partial = periods[-1] if periods and is_partial_period(periods[-1], kind, data_end) else ""
+    without gaps, as from `timeline_counts`."""
+    is_partial = bool(periods) and derive.is_partial_period(periods[-1], kind, data_end)
+    partial = periods[-1] if is_partial else ""
     complete = periods[:-1] if partial else list(periods)
     last = complete[-1] if complete else ""
     previous = complete[-2] if len(complete) >= 2 else ""
@@ -294,17 +243,6 @@ def partial_periods_text(counts: pd.DataFrame, data_end: pd.Timestamp | None = N
     )
 
 
-def _period_range(published: pd.Series, kind: str) -> list[str]:
-    """Every period label from the earliest to the latest date, without gaps."""
-    stamps = pd.to_datetime(published).dropna()
-    if stamps.empty:
-        return []
-    freq = {"month": "M", "quarter": "Q", "year": "Y"}[kind]
-    span = pd.period_range(stamps.min().to_period(freq), stamps.max().to_period(freq), freq=freq)
-    starts = pd.Series(span.start_time)
-    return period_labels(starts, kind).tolist()
-
-
 def growth_by_group(
     papers: pd.DataFrame,
     by: str,
@@ -314,16 +252,16 @@ def growth_by_group(
 ) -> pd.DataFrame:
     """Per group: n_papers, papers in the last complete period and in the one before, growth.
 
-    A partial last period (the data stops inside it, see `is_partial_period`) is left out, so
+    A partial last period (the data stops inside it, see `derive.is_partial_period`) is left out, so
     it is never compared as if complete. Columns: `by`, n_papers, last_period, previous_period,
     partial_period ("" when none), n_last, n_previous, growth, is_sparse. `growth` =
     (n_last - n_previous) / max(n_previous, 1); `is_sparse` when the two compared periods
     together hold fewer than SPARSE_MIN_PAPERS dated papers, or there are not two of them.
     """
-    counts = counts_by_period(papers, period_kind, by, totals_from, data_end)
+    counts = timeline_counts(papers, period_kind, by, totals_from, data_end)
     size = papers.groupby(by).size().rename("n_papers")
     periods = counts["period"].drop_duplicates().tolist()
-    end = latest_date(papers if totals_from is None else totals_from)
+    end = derive.latest_date((papers if totals_from is None else totals_from)["published"])
     previous, last, partial = compared_periods(
         periods, period_kind, end if data_end is None else data_end
     )
@@ -339,7 +277,7 @@ def growth_by_group(
             out[col] = 0
     if previous:
         totals = counts.drop_duplicates("period").set_index("period")["n_period_total"]
-        sparse = int(totals[last] + totals[previous]) < SPARSE_MIN_PAPERS
+        sparse = int(totals[last] + totals[previous]) < derive.SPARSE_MIN_PAPERS
     else:
         sparse = True
     out["growth"] = (out["n_last"] - out["n_previous"]) / out["n_previous"].clip(lower=1)
@@ -368,7 +306,7 @@ def cluster_summary(
 ) -> pd.DataFrame:
     """One row per cluster present in `papers`: label, theme, size, date span, growth over the
     last two complete periods (named in last_period / previous_period / partial_period, see
-    `growth_by_group`; `data_end` = `latest_date` of the whole run), keywords."""
+    `growth_by_group`; `data_end` = the whole run's `derive.latest_date`), keywords."""
     if papers.empty:
         return pd.DataFrame(
             columns=[
@@ -418,11 +356,13 @@ def cluster_summary(
     return out[cols].sort_values("n_papers", ascending=False).reset_index(drop=True)
 
 
-def theme_mix(papers: pd.DataFrame) -> pd.DataFrame:
-    """Share of each theme among `papers`: theme_id, theme_name, n_papers, share."""
-    mix = papers.groupby(["theme_id", "theme_name"]).size().rename("n_papers").reset_index()
-    mix["share"] = mix["n_papers"] / max(len(papers), 1)
-    return mix.sort_values("n_papers", ascending=False).reset_index(drop=True)
+def theme_shares(papers: pd.DataFrame) -> pd.DataFrame:
+    """`derive.theme_mix` of some papers taken as one group, with theme names: theme_id,
+    theme_name, n_papers, share."""
+    mix = derive.theme_mix(np.zeros(len(papers), dtype=np.int64), papers["theme_id"])
+    names = dict(zip(papers["theme_id"], papers["theme_name"], strict=False))
+    mix["theme_name"] = mix["theme_id"].map(names)
+    return mix[["theme_id", "theme_name", "n_papers", "share"]]
 
 
 def keyword_counts(papers: pd.DataFrame, keywords: list[str]) -> pd.DataFrame:
@@ -479,13 +419,6 @@ def nearest_rows(
     top = np.argpartition(-sims, k - 1)[:k]
     top = top[np.argsort(-sims[top])]
     return pool[top], sims[top]
-
-
-def unit_rows(embeddings: np.ndarray) -> np.ndarray:
-    """Float32 copy of `embeddings` with unit-length rows (zero rows stay zero)."""
-    emb = np.asarray(embeddings, dtype=np.float32)
-    norms = np.linalg.norm(emb, axis=1, keepdims=True)
-    return emb / np.where(norms == 0, 1, norms)
 
 
 def paper_table(papers: pd.DataFrame) -> pd.DataFrame:

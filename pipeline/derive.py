@@ -89,6 +89,9 @@ def counts_by_period(
     groups: pd.Series,
     span: Sequence[str],
     totals_periods: pd.Series | None = None,
+    *,
+    kind: str | None = None,
+    data_end: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Papers per period and group, every (period in `span`) x (group present) pair filled.
 
@@ -96,7 +99,9 @@ def counts_by_period(
     `groups` its group (theme id or cluster id), aligned. `totals_periods` (default `periods`)
     are the labels of the papers a period's total counts, e.g. all filtered papers while
     `periods` holds one theme's. Columns: period, group, n_papers, n_period_total, share
-    (n_papers / n_period_total, 0 when the period is empty).
+    (n_papers / n_period_total, 0 when the period is empty), is_sparse (fewer than
+    SPARSE_MIN_PAPERS papers in the period) and is_partial (the data, which ends at `data_end`,
+    stops inside the period; always False without `kind`).
     """
     periods = pd.Series(np.asarray(periods, dtype=object))
     groups = pd.Series(np.asarray(groups))
@@ -111,6 +116,9 @@ def counts_by_period(
     out["n_period_total"] = out["period"].map(totals).fillna(0).astype(np.int64)
     out["n_papers"] = out["n_papers"].astype(np.int64)
     out["share"] = out["n_papers"] / out["n_period_total"].clip(lower=1)
+    out["is_sparse"] = out["n_period_total"] < SPARSE_MIN_PAPERS
+    partial = {p for p in span if kind and is_partial_period(p, kind, data_end)}
+    out["is_partial"] = out["period"].isin(partial)
     return out
 
 
@@ -122,7 +130,7 @@ def timeline(published: pd.Series, groups: pd.Series, kinds: Sequence[str] = PER
     for kind in kinds:
         labels = period_labels(published, kind)
         counts = counts_by_period(labels, groups, period_span(published, kind))
-        counts = counts[counts["n_papers"] > 0]
+        counts = counts[counts["n_papers"] > 0].drop(columns=["is_sparse", "is_partial"])
         counts.insert(0, "period_kind", kind)
         counts["period_start"] = [period_start(p, kind) for p in counts["period"]]
         parts.append(counts)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import exports, figures, frame, layers, state, transforms, widgets
 from dashboard.transforms import escape_markdown
+from pipeline import derive
 
 ctx = frame.view()
 shown = ctx.shown
@@ -29,7 +30,7 @@ cluster_id = st.selectbox(
 )
 
 if cluster_id is None:
-    data_end = transforms.latest_date(ctx.papers)  # the whole run's, whatever the filters
+    data_end = derive.latest_date(ctx.papers["published"])  # the whole run's, whatever the filters
     summary = transforms.cluster_summary(shown, clusters, "quarter", data_end)
     growth_text = transforms.growth_periods_text(summary, data_end)
     find = st.text_input(
@@ -104,7 +105,7 @@ else:
         c1, c2 = st.columns(2)
         with c1:
             st.subheader("Theme mix")
-            mix = transforms.theme_mix(members)
+            mix = transforms.theme_shares(members)
             widgets.chart(
                 figures.theme_mix_figure(mix, ctx.colors),
                 title=f"Theme mix: {info['label']}",
@@ -125,8 +126,8 @@ else:
         c3, c4 = st.columns(2)
         with c3:
             st.subheader("Over time")
-            data_end = transforms.latest_date(ctx.papers)
-            counts = transforms.counts_by_period(
+            data_end = derive.latest_date(ctx.papers["published"])
+            counts = transforms.timeline_counts(
                 members, "quarter", "cluster_id", totals_from=shown, data_end=data_end
             )
             widgets.chart(

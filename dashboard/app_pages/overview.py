@@ -5,6 +5,8 @@ import streamlit as st
 
 from dashboard import figures, frame, state, transforms, widgets
 from dashboard.transforms import escape_markdown
+from pipeline import derive
+from pipeline.contract import OTHER, PERIOD_KINDS, UNASSIGNED
 
 ctx = frame.view()
 shown = ctx.shown
@@ -13,8 +15,8 @@ clusters = ctx.tables["clusters"]
 st.title("Overview")
 widgets.filter_banner(ctx)
 
-n_unassigned = int((shown["cluster_id"] == transforms.UNASSIGNED).sum())
-n_clusters = int(shown.loc[shown["cluster_id"] != transforms.UNASSIGNED, "cluster_id"].nunique())
+n_unassigned = int((shown["cluster_id"] == UNASSIGNED).sum())
+n_clusters = int(shown.loc[shown["cluster_id"] != UNASSIGNED, "cluster_id"].nunique())
 dates = shown["published"].dropna()
 cols = st.columns(4)
 cols[0].metric("Papers", f"{len(shown):,}")
@@ -29,10 +31,10 @@ if shown.empty:
 else:
     period = widgets.choice(
         "Growth: last complete period against the one before",
-        transforms.PERIOD_KINDS,
+        PERIOD_KINDS,
         state.OVERVIEW_PERIOD,
     )
-    data_end = transforms.latest_date(ctx.papers)  # the whole run's, whatever the filters
+    data_end = derive.latest_date(ctx.papers["published"])  # the whole run's, whatever the filters
     summary = transforms.theme_summary(shown, ctx.tables["themes"], period, data_end)
     if len(summary):  # period labels and a date only: nothing to escape
         st.caption(f"Growth: {transforms.growth_periods_text(summary, data_end)}.")
@@ -65,7 +67,7 @@ else:
         st.page_link(
             "app_pages/timelines.py", label="See the theme timelines", icon=":material/timeline:"
         )
-        for rec in summary[summary["theme_id"] != transforms.OTHER_THEME].itertuples():
+        for rec in summary[summary["theme_id"] != OTHER].itertuples():
             st.page_link(
                 "app_pages/timelines.py",
                 label=escape_markdown(f"Clusters inside {rec.name} over time"),
@@ -74,7 +76,7 @@ else:
             )
 
     summary_c = transforms.cluster_summary(
-        shown[shown["cluster_id"] != transforms.UNASSIGNED], clusters, period, data_end
+        shown[shown["cluster_id"] != UNASSIGNED], clusters, period, data_end
     )
     largest = summary_c.head(5)
     fastest = (

@@ -8,6 +8,7 @@ from dashboard import data_access, figures, frame, review_ui, state, transforms
 from dashboard.meeting_pack import cluster_order
 from dashboard.transforms import escape_markdown
 from pipeline import decisions as D
+from pipeline import derive
 
 ctx = frame.view()
 review = data_access.review_state(ctx.run_id)
@@ -87,14 +88,16 @@ with left:
     for note in row["notes"]:
         st.markdown("📝 " + escape_markdown(note))
 with right:
-    counts = transforms.counts_by_period(members, "quarter", "cluster_id", totals_from=ctx.papers)
+    counts = transforms.timeline_counts(members, "quarter", "cluster_id", totals_from=ctx.papers)
     if len(counts):
         st.plotly_chart(
             figures.timeline_figure(counts, names={cluster_id: row["label"]}, height=260),
             key=state.PRESENTER_TIMELINE,
             config={"displaylogo": False},
         )
-        partial_text = transforms.partial_periods_text(counts, transforms.latest_date(ctx.papers))
+        partial_text = transforms.partial_periods_text(
+            counts, derive.latest_date(ctx.papers["published"])
+        )
         if partial_text:
             st.caption(partial_text)  # period labels and a date: nothing to escape
 

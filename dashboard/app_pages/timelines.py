@@ -5,6 +5,8 @@ their papers."""
 import streamlit as st
 
 from dashboard import figures, frame, state, transforms, widgets
+from pipeline import derive
+from pipeline.contract import PERIOD_KINDS
 
 MEASURES = {"n_papers": "papers", "share": "share of all"}  # value: button text
 STYLES = {"lines": "lines", "area": "stacked areas"}
@@ -18,7 +20,7 @@ st.title("Timelines")
 widgets.filter_banner(ctx)
 
 c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
-period = widgets.choice("Period", transforms.PERIOD_KINDS, state.TL_PERIOD, where=c1)
+period = widgets.choice("Period", PERIOD_KINDS, state.TL_PERIOD, where=c1)
 measure = widgets.choice("Measure", list(MEASURES), state.TL_MEASURE, labels=MEASURES, where=c2)
 style = widgets.choice("Style", list(STYLES), state.TL_STYLE, labels=STYLES, where=c3)
 within = (
@@ -45,8 +47,8 @@ else:
             f"clusters inside {theme_names[within]}"
         )
     # shares are relative to all filtered papers of the period, whatever the grouping
-    data_end = transforms.latest_date(ctx.papers)  # the whole run's, whatever the filters
-    counts = transforms.counts_by_period(subset, period, by, totals_from=shown, data_end=data_end)
+    data_end = derive.latest_date(ctx.papers["published"])  # the whole run's, whatever the filters
+    counts = transforms.timeline_counts(subset, period, by, totals_from=shown, data_end=data_end)
     fig = figures.timeline_figure(counts, measure=measure, style=style, names=names, colors=colors)
     st.subheader(title + f" by {period}")
     event = widgets.chart(
@@ -60,7 +62,7 @@ else:
     n_sparse = counts.loc[counts["is_sparse"], "period"].nunique()
     if n_sparse:
         st.caption(
-            f"{n_sparse} period(s) hold fewer than {transforms.SPARSE_MIN_PAPERS} papers: shaded "
+            f"{n_sparse} period(s) hold fewer than {derive.SPARSE_MIN_PAPERS} papers: shaded "
             "grey with hollow points. Do not read a trend from them."
         )
     partial_text = transforms.partial_periods_text(counts, data_end)

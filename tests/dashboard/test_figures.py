@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dashboard import figures, layers, palette, transforms
-from pipeline import contract
+from pipeline import contract, derive
 from tests.run_factory import make_run
 
 
@@ -100,7 +100,7 @@ def test_map_zooms_to_a_cluster(papers):
 
 def test_timeline_marks_sparse_periods(papers):
     """Sparse periods get a grey band and hollow markers; others solid."""
-    counts = transforms.counts_by_period(papers, "month", "theme_id")
+    counts = transforms.timeline_counts(papers, "month", "theme_id")
     fig = figures.timeline_figure(counts).to_dict()
     sparse = counts.loc[counts["is_sparse"], "period"].drop_duplicates()
     shapes = fig["layout"].get("shapes", [])
@@ -116,8 +116,8 @@ def test_timeline_marks_a_partial_last_period():
     """A period the data stops inside gets a labelled band over exactly that period."""
     dates = ["2026-02-10"] * 6 + ["2026-05-10"] * 6 + ["2026-08-20"] * 6
     frame = pd.DataFrame({"published": pd.to_datetime(dates), "theme_id": "a"})
-    frame["quarter"] = transforms.period_labels(frame["published"], "quarter")
-    fig = figures.timeline_figure(transforms.counts_by_period(frame, "quarter")).to_dict()
+    frame["quarter"] = derive.period_labels(frame["published"], "quarter")
+    fig = figures.timeline_figure(transforms.timeline_counts(frame, "quarter")).to_dict()
     partial = [s for s in fig["layout"]["shapes"] if s.get("name") == figures.PARTIAL_NOTE]
     assert [(s["x0"], s["x1"]) for s in partial] == [(1.5, 2.5)]  # 2026-Q3, third category
     notes = [a for a in fig["layout"]["annotations"] if a.get("text") == figures.PARTIAL_NOTE]
@@ -125,13 +125,13 @@ def test_timeline_marks_a_partial_last_period():
     assert fig["data"][0]["marker"]["symbol"] == ["circle", "circle", "circle-open"]
     complete = frame.assign(published=frame["published"].where(frame["quarter"] != "2026-Q3"))
     complete.loc[complete["published"].isna(), "published"] = pd.Timestamp("2026-09-30")
-    fig = figures.timeline_figure(transforms.counts_by_period(complete, "quarter")).to_dict()
+    fig = figures.timeline_figure(transforms.timeline_counts(complete, "quarter")).to_dict()
     assert not [s for s in fig["layout"].get("shapes", []) if s.get("name") == "partial period"]
 
 
 def test_timeline_styles_and_measures(papers):
     """Stacked areas use one stack group; share mode plots shares with a percent axis."""
-    counts = transforms.counts_by_period(papers, "quarter", "theme_id")
+    counts = transforms.timeline_counts(papers, "quarter", "theme_id")
     area = figures.timeline_figure(counts, style="area", measure="share").to_dict()
     assert {t.get("stackgroup") for t in area["data"]} == {"one"}
     assert area["layout"]["yaxis"]["tickformat"] == ".0%"

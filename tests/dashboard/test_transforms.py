@@ -11,7 +11,7 @@ import pytest
 
 from dashboard import transforms
 from dashboard.transforms import Filters, ViewFacts
-from pipeline import contract
+from pipeline import contract, derive
 from tests.run_factory import SCRIPT_TITLE, make_run
 
 
@@ -71,7 +71,7 @@ def test_search_needs_every_word_any_field(papers):
 
 def test_counts_by_period_fill_gaps_and_add_up(papers):
     """Period counts cover every period between the first and last date and sum to the papers."""
-    counts = transforms.counts_by_period(papers, "month", "theme_id")
+    counts = transforms.timeline_counts(papers, "month", "theme_id")
     periods = counts["period"].drop_duplicates().tolist()
     first, last = papers["published"].min(), papers["published"].max()
     assert periods[0] == f"{first:%Y-%m}" and periods[-1] == f"{last:%Y-%m}"
@@ -79,15 +79,7 @@ def test_counts_by_period_fill_gaps_and_add_up(papers):
     assert counts["n_papers"].sum() == papers["published"].notna().sum()
     per_period = counts.groupby("period")["share"].sum()
     assert np.allclose(per_period[counts.groupby("period")["n_period_total"].first() > 0], 1.0)
-    assert (counts["is_sparse"] == (counts["n_period_total"] < transforms.SPARSE_MIN_PAPERS)).all()
-
-
-def test_period_labels():
-    """Dates map to month, quarter and year labels; missing dates stay missing."""
-    dates = pd.Series(pd.to_datetime(["2024-02-10", None, "2025-11-30"]))
-    assert transforms.period_labels(dates, "month").tolist() == ["2024-02", None, "2025-11"]
-    assert transforms.period_labels(dates, "quarter").tolist() == ["2024-Q1", None, "2025-Q4"]
-    assert transforms.period_labels(dates, "year").tolist() == ["2024", None, "2025"]
+    assert (counts["is_sparse"] == (counts["n_period_total"] < derive.SPARSE_MIN_PAPERS)).all()
 
 
 def test_growth_compares_last_two_periods():
@@ -98,7 +90,7 @@ def test_growth_compares_last_two_periods():
             "theme_id": ["a", "a"] + ["a"] * 6 + ["b"],
         }
     )
-    frame["month"] = transforms.period_labels(frame["published"], "month")
+    frame["month"] = derive.period_labels(frame["published"], "month")
     growth = transforms.growth_by_group(frame, "theme_id", "month").set_index("theme_id")
     assert growth.loc["a", "n_previous"] == 2 and growth.loc["a", "n_last"] == 6
     assert growth.loc["a", "growth"] == pytest.approx(2.0)
@@ -108,15 +100,15 @@ def test_growth_compares_last_two_periods():
 def _quarterly(dates: list[str]) -> pd.DataFrame:
     """Papers of theme "a" on `dates`, with quarter labels."""
     frame = pd.DataFrame({"published": pd.to_datetime(dates), "theme_id": "a"})
-    frame["quarter"] = transforms.period_labels(frame["published"], "quarter")
+    frame["quarter"] = derive.period_labels(frame["published"], "quarter")
     return frame
 
 
 def test_growth_leaves_out_a_partial_last_quarter():
     """Data ending mid-quarter: growth compares the last two complete quarters, names them."""
     frame = _quarterly(["2026-02-10"] * 4 + ["2026-05-10"] * 8 + ["2026-08-20"] * 2)
-    end = transforms.latest_date(frame)
-    assert transforms.is_partial_period("2026-Q3", "quarter", end)
+    end = derive.latest_date(frame["published"])
+    assert derive.is_partial_period("2026-Q3", "quarter", end)
     growth = transforms.growth_by_group(frame, "theme_id", "quarter").set_index("theme_id")
     rec = growth.loc["a"]
     assert (rec["previous_period"], rec["last_period"]) == ("2026-Q1", "2026-Q2")
@@ -125,16 +117,16 @@ def test_growth_leaves_out_a_partial_last_quarter():
     assert rec["growth"] == pytest.approx(1.0)
     text = transforms.growth_periods_text(growth.reset_index(), end)
     assert text == "2026-Q2 vs 2026-Q1; 2026-Q3 is partial (data ends 2026-08-20)"
-    counts = transforms.counts_by_period(frame, "quarter")
+    counts = transforms.timeline_counts(frame, "quarter")
     assert counts.loc[counts["is_partial"], "period"].tolist() == ["2026-Q3"]
 
 
 def test_data_ending_on_a_period_last_day_is_complete():
     """A corpus ending on the last day of a quarter has no partial period."""
     frame = _quarterly(["2026-02-10"] * 4 + ["2026-05-10"] * 8 + ["2026-09-30"] * 2)
-    end = transforms.latest_date(frame)
-    assert not transforms.is_partial_period("2026-Q3", "quarter", end)
-    assert not transforms.counts_by_period(frame, "quarter")["is_partial"].any()
+    end = derive.latest_date(frame["published"])
+    assert not derive.is_partial_period("2026-Q3", "quarter", end)
+    assert not transforms.timeline_counts(frame, "quarter")["is_partial"].any()
     growth = transforms.growth_by_group(frame, "theme_id", "quarter").iloc[0]
     assert (growth["previous_period"], growth["last_period"]) == ("2026-Q2", "2026-Q3")
     assert growth["partial_period"] == ""
@@ -144,15 +136,15 @@ def test_partial_period_comes_from_the_whole_run():
     """A filtered subset ending early is judged by the run's data end, not its own last date."""
     run_papers = _quarterly(["2026-02-10"] * 4 + ["2026-05-10"] * 8 + ["2026-08-20"] * 2)
     subset = run_papers[run_papers["published"] < "2026-08-01"]
-    end = transforms.latest_date(run_papers)
+    end = derive.latest_date(run_papers["published"])
     growth = transforms.growth_by_group(subset, "theme_id", "quarter", data_end=end).iloc[0]
     assert (growth["previous_period"], growth["last_period"]) == ("2026-Q1", "2026-Q2")
     assert growth["partial_period"] == ""
     own_end = transforms.growth_by_group(subset, "theme_id", "quarter").iloc[0]
     assert own_end["partial_period"] == "2026-Q2"  # why the pages pass the run's data end
-    assert transforms.is_partial_period("2026", "year", end)
-    assert not transforms.is_partial_period("2026-07", "month", end)
-    assert transforms.is_partial_period("2026-08", "month", end)
+    assert derive.is_partial_period("2026", "year", end)
+    assert not derive.is_partial_period("2026-07", "month", end)
+    assert derive.is_partial_period("2026-08", "month", end)
 
 
 def test_cluster_summary_sizes(papers, run):
@@ -179,7 +171,7 @@ def test_sorted_cluster_members_put_representatives_first(papers):
 
 def test_nearest_rows_by_cosine():
     """Nearest papers are the most similar rows, best first, never the paper itself."""
-    emb = transforms.unit_rows(
+    emb = derive.unit_rows(
         np.array([[1, 0], [0.9, 0.1], [0, 1], [0.5, 0.5], [1, 0.01]], dtype=float)
     )
     rows, sims = transforms.nearest_rows(emb, 0, k=2)
