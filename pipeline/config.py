@@ -36,37 +36,19 @@ class IngestConfig:
     limit: int = 0
 
     def __post_init__(self) -> None:
-        formats = (
-            "auto",
-            "listing",
-            "csv",
-            "tsv",
-            "json",
-            "jsonl",
-            "parquet",
-            "arxiv-atom",
-            "arxiv-oai",
-            "bibtex",
-            "hf-daily",
-        )
-        fields_ = (
-            "title",
-            "abstract",
-            "published",
-            "authors",
-            "id",
-            "arxiv_id",
-            "doi",
-            "url",
-            "categories",
-        )
-        if self.format not in formats:
-            raise ConfigError(f"ingest.format: {self.format!r} is not one of {', '.join(formats)}")
-        unknown = sorted(set(self.columns) - set(fields_))
+        # Imported here: the ingest package imports this module, so a top-level import would be
+        # circular. The names themselves live only in pipeline.ingest.schema.
+        from pipeline.ingest.schema import FIELDS, FORMAT_CHOICES
+
+        if self.format not in FORMAT_CHOICES:
+            raise ConfigError(
+                f"ingest.format: {self.format!r} is not one of {', '.join(FORMAT_CHOICES)}"
+            )
+        unknown = sorted(set(self.columns) - set(FIELDS))
         if unknown:
             raise ConfigError(
                 f"ingest.columns: unknown field(s) {', '.join(unknown)}; allowed: "
-                + ", ".join(fields_)
+                + ", ".join(FIELDS)
             )
         if self.min_abstract_words < 0 or self.limit < 0:
             raise ConfigError("ingest.min_abstract_words and ingest.limit must be >= 0")

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline.__main__ import main
 from pipeline.contract import arrow_schema
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import ROOT
 
-FX = FIXTURES / "ingest"
+FX = Path(__file__).parent / "fixtures"
 SAMPLE_DIR = ROOT / "data" / "sample"
 MAPPED = FX / "mapping" / "custom_columns.csv"
 

@@ -22,11 +22,13 @@ from pipeline.ingest import (
     papers_frame,
     rejections_frame,
 )
+from pipeline.ingest.dates import parse_date
 from pipeline.ingest.detect import Unsupported, sniff
-from pipeline.ingest.normalise import clean_text, make_paper_id, parse_arxiv_id, parse_date
-from tests.conftest import FIXTURES, ROOT
+from pipeline.ingest.ids import make_paper_id, parse_arxiv_id
+from pipeline.ingest.text import clean_text
+from tests.conftest import ROOT
 
-FX = FIXTURES / "ingest"
+FX = Path(__file__).parent / "fixtures"
 SAMPLE = ROOT / "data" / "sample" / "papers_page_pretraining.txt"
 
 # Every good fixture file, one per reader (the daily-papers folder holds two day files).
