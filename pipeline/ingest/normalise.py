@@ -18,13 +18,16 @@ from pipeline.ingest.ids import (
     parse_arxiv_id,
     parse_doi,
 )
-from pipeline.ingest.names import split_list
+from pipeline.ingest.names import parse_list_literal, split_list
 from pipeline.ingest.rawtext import MAX_DEPTH, excerpt, too_deep
 from pipeline.ingest.text import clean_text, is_missing, text_value, word_count
 from pipeline.records import Paper, Rejection
 
 # Where a URL that is not an http(s) link is kept (it never becomes the paper's link).
 NON_HTTP_URL = "non_http_url"
+# Extra columns whose cells are lists: a list literal in them (pandas' way of writing a list
+# column to CSV) is stored as the list.
+_LIST_COLUMNS = {"keywords", "keyword", "tags", "subjects", "categories", "authors"}
 
 
 @dataclass
@@ -166,6 +169,9 @@ def clean_extra(extra: dict[str, Any], is_latex: bool = False) -> dict[str, Any]
     missing and whitespace-only values dropped, dates as ISO strings."""
     out = {}
     for key, value in extra.items():
+        if isinstance(value, str) and str(key).strip().lower() in _LIST_COLUMNS:
+            literal = parse_list_literal(value)
+            value = value if literal is None else literal
         value = _extra_value(value, is_latex)
         if value is not None:
             out[str(key)] = value

@@ -585,3 +585,31 @@ def test_parquet_reader_with_mapping(tmp_path):
         ("A One", "B Two"),
         "2021-03-04",
     )
+
+
+def test_bibtex_string_macros_are_parsed_once(tmp_path, monkeypatch):
+    """With 200 @string macros and 300 entries, bibtexparser reads about the file once (the
+    macros were prepended to every entry: quadratic), and every macro still applies."""
+    import bibtexparser
+
+    abstract = " ".join(["word"] * 25)
+    macros = "\n".join(f'@string{{venue{i} = "Venue Number {i}"}}' for i in range(200))
+    entries = "\n".join(
+        f"@article{{k{i},\n  title = {{Paper {i}}},\n  journal = venue{i % 200},\n"
+        f"  abstract = {{{abstract}}},\n  year = 2020\n}}"
+        for i in range(300)
+    )
+    path = tmp_path / "macros.bib"
+    path.write_text(macros + "\n" + entries + "\n", encoding="utf-8")
+    parsed = []
+    real_loads = bibtexparser.loads
+    monkeypatch.setattr(
+        bibtexparser,
+        "loads",
+        lambda text, *a, **k: parsed.append(len(text)) or real_loads(text, *a, **k),
+    )
+    result = ingest([path])
+    assert len(result.papers) == 300
+    assert sum(parsed) <= 1.1 * path.stat().st_size
+    paper = next(p for p in result.papers if p.title == "Paper 250")
+    assert paper.extra["journal"] == "Venue Number 50"
