@@ -26,7 +26,8 @@ class IngestConfig:
     # One of: auto, listing, csv, tsv, json, jsonl, parquet, arxiv-atom, arxiv-oai, bibtex,
     # hf-daily.
     format: str = "auto"
-    # Explicit table column mapping, field -> column name, e.g. {abstract = "summary_text"}.
+    # Explicit table column mapping, field -> column name, e.g. {abstract = "summary_text"}, or a
+    # dotted path into nested objects, {abstract = "details.abstract"}.
     # Fields: title, abstract, published, authors, id, arxiv_id, doi, url, categories.
     columns: dict[str, str] = field(default_factory=dict)
     # Metadata sidecar CSV joined by normalised title onto listing-page dumps. When empty, a file
