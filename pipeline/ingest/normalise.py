@@ -104,7 +104,10 @@ def to_paper(
     for key in deep:
         warn(f"extra field {key!r} nested deeper than {MAX_DEPTH} levels: dropped", "")
     extra = clean_extra({k: v for k, v in raw.extra.items() if str(k) not in deep}, raw.is_latex)
-    url = text_value(raw.url, "url").text or None
+    url_value = text_value(raw.url, "url", column=raw.columns.get("url", ""))
+    if url_value.refused:
+        warn(f"{url_value.refused}: dropped", raw.url)
+    url = url_value.text or None
     if url is not None and not is_http_url(url):
         extra[NON_HTTP_URL] = url
         warn(f"url is not an http(s) link: kept in extra.{NON_HTTP_URL}", url)

@@ -355,6 +355,21 @@ CASES: list[Case] = [
         ("Good Paper One", "Angle Link", "Good Paper Two"),
     ),
     Case(
+        "json-url-is-an-object",
+        "object_url.json",
+        lambda: json.dumps(
+            [
+                _record("Good Paper One"),
+                _record("Object Link", url={"href": "https://example.org"}),
+                _record("Good Paper Two"),
+            ]
+        ).encode(),
+        "record 2",
+        "url: column 'url' holds an object (keys: href); map a text field inside it",
+        "warning",
+        ("Good Paper One", "Object Link", "Good Paper Two"),
+    ),
+    Case(
         "json-title-is-a-number",
         "number_title.json",
         lambda: json.dumps(
