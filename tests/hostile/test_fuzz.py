@@ -20,7 +20,7 @@ N_INPUTS = 24  # per reader and kind of input
 SECONDS_PER_INPUT = 10
 # Reasons that only the last guard in ingest writes: a reader or the normaliser raised.
 GUARD_REASONS = ("reader stopped after", "record could not be normalised")
-MARKUP = list('{}[]()",:;@%$~^_&#\\\'`<>=\n\r\t\x00 ') + ["@article{", "\\'", "$x$", "and"]
+MARKUP = list("{}[]()\",:;@%$~^_&#\\'`<>=\n\r\t\x00 ") + ["@article{", "\\'", "$x$", "and"]
 WORDS = ["title", "abstract", "paper", "year", "month", "author", "2024", "²", "é", "\ufffd"]
 
 
