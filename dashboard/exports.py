@@ -11,6 +11,7 @@ import html
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -104,54 +105,158 @@ def safe_csv(frame: pd.DataFrame) -> bytes:
     return out.to_csv(index=False).encode("utf-8")
 
 
-def _bib_value(text: str) -> str:
-    """Text safe inside a braced BibTeX field: specials escaped, braces balanced."""
-    text = re.sub(r"([&%#])", r"\\\1", str(text))
-    if text.count("{") != text.count("}"):
-        text = text.replace("{", "").replace("}", "")
-    return text
+# Each LaTeX special as a command without bare braces, so any text stays inside its field:
+# bibtexparser (like BibTeX) ends a value at the brace that balances it, escaped or not.
+_BIB_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "{": r"\textbraceleft{}",
+    "}": r"\textbraceright{}",
+    "$": r"\$",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+}
+_BIB_SPECIAL = re.compile(r"[\\{}$&%#_^~]")
+# `--`, ``` `` ```, `''`, `?``, `!`` are ligatures in LaTeX (dashes, quotes); an empty group
+# between the characters keeps them as typed.
+_BIB_LIGATURE = re.compile(r"(-(?=-)|`(?=`)|'(?=')|[?!](?=`))")
+# Inline math, written as is when its braces balance (so it still typesets as math).
+_BIB_MATH = re.compile(r"((?<!\\)\$(?:[^$\\]|\\.)+\$)")
+_NAME_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += (ch == "{") - (ch == "}")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _bib_text(text: str) -> str:
+    """`text` as the inside of a braced BibTeX field: every special escaped, ligatures broken,
+    balanced math kept. Reads back (bibtexparser, then LaTeX to Unicode) as exactly `text`."""
+    parts = _BIB_MATH.split(" ".join(str(text).split()))
+    for i, part in enumerate(parts):
+        if i % 2 and _balanced(part):
+            continue  # odd indices are math spans
+        part = _BIB_SPECIAL.sub(lambda m: _BIB_ESCAPES[m.group()], part)
+        parts[i] = _BIB_LIGATURE.sub(r"\1{}", part)
+    return "".join(parts)
+
+
+def _bib_name(name: str) -> str:
+    """One author for the `author` field, `von Last, Jr, First`, so the reader splits it back
+    into the same name. A name with a comma or ` and ` in it, or of one word, is braced whole."""
+    words = str(name).split()
+    if len(words) < 2 or "," in name or " and " in f" {name.lower()} ":
+        return "{" + _bib_text(name) + "}"
+    jr = [words.pop()] if len(words) > 2 and words[-1].lower() in _NAME_SUFFIXES else []
+    last = [words.pop()]
+    while len(words) > 1 and words[-1][:1].islower():  # `van`, `de la`: the von part
+        last.insert(0, words.pop())
+    parts = [" ".join(last), *jr, " ".join(words)]
+    return ", ".join(_bib_text(part) for part in parts)
+
+
+def _bib_verbatim(value) -> str | None:
+    """An id or URL written as is (BibLaTeX reads these fields verbatim); None when it holds a
+    character that would end the field or the entry."""
+    if not isinstance(value, str) or not value or re.search(r"[\s{}\\]", value):
+        return None
+    return value
+
+
+def _bib_date(published, precision) -> str:
+    stamp = pd.Timestamp(published)
+    if precision == "year":
+        return f"{stamp.year:04d}"
+    if precision == "month":
+        return f"{stamp.year:04d}-{stamp.month:02d}"
+    return stamp.strftime("%Y-%m-%d")
 
 
 def bibtex(papers: pd.DataFrame) -> str:
     """@misc BibTeX entries for `papers` (columns paper_id, title, authors, published, url,
-    arxiv_id, doi); keys are unique and derived from the paper id."""
+    arxiv_id, doi; abstract and date_precision when present); keys are unique and derived from
+    the paper id.
+
+    Every value is escaped (see `_bib_text`), so no title can end its field early or add a
+    field; `date` keeps the day (BibLaTeX), `year` and `month` serve classic BibTeX styles. With
+    its abstract an entry can be ingested again.
+    """
     entries, used = [], set()
+    has_precision = "date_precision" in papers.columns
+    has_abstract = "abstract" in papers.columns
     for rec in papers.itertuples(index=False):
         key = re.sub(r"[^A-Za-z0-9]+", "_", str(rec.paper_id)).strip("_") or "paper"
         base, n = key, 2
         while key in used:
             key, n = f"{base}_{n}", n + 1
         used.add(key)
-        fields = [("title", "{" + _bib_value(rec.title) + "}")]
+        fields = [("title", _bib_text(rec.title))]
         if len(rec.authors):
-            fields.append(("author", " and ".join(_bib_value(a) for a in rec.authors)))
+            fields.append(("author", " and ".join(_bib_name(a) for a in rec.authors)))
         if pd.notna(rec.published):
+            precision = rec.date_precision if has_precision else "day"
+            fields.append(("date", _bib_date(rec.published, precision)))
             fields.append(("year", str(pd.Timestamp(rec.published).year)))
-            fields.append(("month", str(pd.Timestamp(rec.published).month)))
-        if isinstance(rec.arxiv_id, str) and rec.arxiv_id:
-            fields += [("eprint", rec.arxiv_id), ("archiveprefix", "arXiv")]
-        if isinstance(rec.doi, str) and rec.doi:
-            fields.append(("doi", rec.doi))
-        if isinstance(rec.url, str) and rec.url:
-            fields.append(("url", rec.url))
+            if precision != "year":
+                fields.append(("month", str(pd.Timestamp(rec.published).month)))
+        if arxiv_id := _bib_verbatim(rec.arxiv_id):
+            fields += [("eprint", arxiv_id), ("archiveprefix", "arXiv")]
+        if doi := _bib_verbatim(rec.doi):
+            fields.append(("doi", doi))
+        if (url := _bib_verbatim(rec.url)) and _http_url(url):
+            fields.append(("url", url))
+        if has_abstract and isinstance(rec.abstract, str) and rec.abstract.strip():
+            fields.append(("abstract", _bib_text(rec.abstract)))
         body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
         entries.append(f"@misc{{{key},\n{body}\n}}\n")
     return "\n".join(entries)
 
 
+# Characters a Markdown link destination may hold as they are; the rest is percent-encoded, so
+# no URL can close the link or open another (`)`, `<`, `>`, spaces, brackets).
+_URL_SAFE = ":/?#@!$&'*+,;=%-._~"
+
+
+def _http_url(url) -> str | None:
+    """`url` percent-encoded for a Markdown link, when it is an absolute http(s) URL."""
+    if not isinstance(url, str) or re.search(r"[\x00-\x20\x7f]", url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return quote(url, safe=_URL_SAFE)
+
+
 def markdown_list(papers: pd.DataFrame, heading: str) -> str:
     """A Markdown reading list: heading, then one bullet per paper (escaped title linked to its
-    source, date, authors)."""
+    source, date, authors). Only an http(s) URL becomes a link, percent-encoded; any other URL is
+    printed after the authors as escaped text."""
     lines = [f"# {escape_markdown(heading)}", ""]
     for rec in papers.itertuples(index=False):
         title = escape_markdown(rec.title)
-        url = rec.url if isinstance(rec.url, str) and re.match(r"^https?://", rec.url) else None
+        url = _http_url(rec.url)
         link = f"[{title}](<{url}>)" if url else title
         authors = escape_markdown("; ".join(rec.authors)) if len(rec.authors) else ""
         date = (
             pd.Timestamp(rec.published).strftime("%Y-%m-%d") if pd.notna(rec.published) else "n.d."
         )
-        lines.append(f"- {link} ({date}){' — ' + authors if authors else ''}")
+        other = (
+            f" · {escape_markdown(rec.url)}"
+            if url is None and isinstance(rec.url, str) and rec.url.strip()
+            else ""
+        )
+        lines.append(f"- {link} ({date}){' — ' + authors if authors else ''}{other}")
     return "\n".join(lines) + "\n"
 
 

@@ -36,7 +36,7 @@ SUBCOMMANDS: list = []
 
 
 def register_ingest(sub) -> None:
-    from pipeline.ingest.detect import FORMATS
+    from pipeline.ingest.schema import FORMAT_CHOICES
 
     p = sub.add_parser(
         "ingest",
@@ -47,7 +47,7 @@ def register_ingest(sub) -> None:
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="files or folders (walked recursively)"
     )
-    p.add_argument("--format", choices=("auto", *FORMATS), help="force one reader for every input")
+    p.add_argument("--format", choices=FORMAT_CHOICES, help="force one reader for every input")
     p.add_argument(
         "--column",
         action="append",
@@ -65,7 +65,7 @@ def _run_ingest(args) -> int:
     import dataclasses
 
     from pipeline.config import ConfigError, load_config
-    from pipeline.ingest import IngestError, ingest, summary_table, write_outputs
+    from pipeline.ingest import IngestError, check_out_dir, ingest, summary_table, write_outputs
 
     columns = {}
     for item in args.column:
@@ -84,19 +84,40 @@ def _run_ingest(args) -> int:
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     try:
+        check_out_dir(args.out)  # before reading: a long ingest must not fail at the end
         result = ingest(args.inputs, config)
     except IngestError as exc:
-        if exc.result is not None:
-            print(summary_table(exc.result))
+        if exc.result is None:
+            raise UserError(str(exc)) from None
+        _print(summary_table(exc.result))
+        try:  # the rejections say why nothing was kept; stale papers must not look like news
+            written = write_outputs(exc.result, args.out)
+        except IngestError as write_error:
+            raise UserError(f"{exc}; {write_error}") from None
+        raise UserError(f"{exc}; rejections -> {written['rejections']}") from None
+    _print(summary_table(result))
+    try:
+        written = write_outputs(result, args.out)
+    except IngestError as exc:
         raise UserError(str(exc)) from None
-    print(summary_table(result))
-    written = write_outputs(result, args.out)
     n_warn = sum(1 for r in result.rejections if r.severity == "warning")
-    print(f"{len(result.papers)} papers -> {written['papers']}")
     n_rej = len(result.rejections) - n_warn
-    print(f"{n_rej} rejected, {n_warn} warnings -> {written['rejections']}")
-    print(f"{len(result.merges)} duplicates merged -> {written['merges']}")
+    _print(
+        f"{len(result.papers)} papers -> {written['papers']}\n"
+        f"{n_rej} rejected, {n_warn} warnings -> {written['rejections']}\n"
+        f"{len(result.merges)} duplicates merged -> {written['merges']}"
+    )
     return 0
+
+
+def _print(text: str) -> None:
+    """Print to stdout; when the reader has gone (`... | head`), carry on quietly: the output
+    files are still written, and no BrokenPipeError traceback is shown at exit."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # later prints and the exit flush go nowhere
 
 
 SUBCOMMANDS.append(register_ingest)

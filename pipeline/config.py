@@ -28,7 +28,8 @@ class IngestConfig:
     # One of: auto, listing, csv, tsv, json, jsonl, parquet, arxiv-atom, arxiv-oai, bibtex,
     # hf-daily.
     format: str = "auto"
-    # Explicit table column mapping, field -> column name, e.g. {abstract = "summary_text"}.
+    # Explicit table column mapping, field -> column name, e.g. {abstract = "summary_text"}, or a
+    # dotted path into nested objects, {abstract = "details.abstract"}.
     # Fields: title, abstract, published, authors, id, arxiv_id, doi, url, categories.
     columns: dict[str, str] = field(default_factory=dict)
     # Metadata sidecar CSV joined by normalised title onto listing-page dumps. When empty, a file
@@ -38,37 +39,19 @@ class IngestConfig:
     limit: int = 0
 
     def __post_init__(self) -> None:
-        formats = (
-            "auto",
-            "listing",
-            "csv",
-            "tsv",
-            "json",
-            "jsonl",
-            "parquet",
-            "arxiv-atom",
-            "arxiv-oai",
-            "bibtex",
-            "hf-daily",
-        )
-        fields_ = (
-            "title",
-            "abstract",
-            "published",
-            "authors",
-            "id",
-            "arxiv_id",
-            "doi",
-            "url",
-            "categories",
-        )
-        if self.format not in formats:
-            raise ConfigError(f"ingest.format: {self.format!r} is not one of {', '.join(formats)}")
-        unknown = sorted(set(self.columns) - set(fields_))
+        # Imported here: the ingest package imports this module, so a top-level import would be
+        # circular. The names themselves live only in pipeline.ingest.schema.
+        from pipeline.ingest.schema import FIELDS, FORMAT_CHOICES
+
+        if self.format not in FORMAT_CHOICES:
+            raise ConfigError(
+                f"ingest.format: {self.format!r} is not one of {', '.join(FORMAT_CHOICES)}"
+            )
+        unknown = sorted(set(self.columns) - set(FIELDS))
         if unknown:
             raise ConfigError(
                 f"ingest.columns: unknown field(s) {', '.join(unknown)}; allowed: "
-                + ", ".join(fields_)
+                + ", ".join(FIELDS)
             )
         if self.min_abstract_words < 0 or self.limit < 0:
             raise ConfigError("ingest.min_abstract_words and ingest.limit must be >= 0")

@@ -8,8 +8,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.ingest.detect import Unsupported, iter_lines, read_text
-from pipeline.ingest.normalise import RawRecord, excerpt, parse_json_line
+from pipeline.ingest.names import parse_list_literal
+from pipeline.ingest.normalise import RawRecord
+from pipeline.ingest.rawtext import (
+    Unsupported,
+    decode_warnings,
+    excerpt,
+    iter_lines,
+    parse_json_line,
+    read_text,
+)
 from pipeline.records import Rejection
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -23,7 +31,9 @@ def read_atom(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
     """Entries of an arXiv API Atom feed. An entry without id, title or summary is a rejection.
 
     When the document is not well-formed XML, each `<entry>` is parsed on its own so that one
-    broken entry costs only itself; with no parsable entry at all the file is rejected.
+    broken entry costs only itself; with no parsable entry at all the file is rejected. A feed
+    with no entries, or the API's error feed, rejects the file with the reason (the API's own
+    error message).
     """
     text, issue = read_text(path)
     if issue:
@@ -37,6 +47,11 @@ def read_atom(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
     if root.tag != f"{{{ATOM}}}feed":
         raise Unsupported(f"XML root is <{root.tag}>, not an Atom <feed>")
     entries = root.findall("atom:entry", NS)
+    if not entries:
+        raise Unsupported("the feed has no entries")
+    error = _api_error(entries)
+    if error is not None:
+        raise Unsupported(f"arXiv API error: {error}")
     for number, entry in enumerate(entries, start=1):
         line = starts[number - 1] if len(starts) == len(entries) else None
         location = f"line {line}" if line else f"record {number}"
@@ -92,6 +107,17 @@ def _read_entries_one_by_one(text: str, ctx, error: str) -> Iterator[RawRecord |
             )
             continue
         yield _entry_record(entry, f"line {line}", ctx)
+
+
+def _api_error(entries: list[ET.Element]) -> str | None:
+    """The message of arXiv's error feed: one entry titled "Error" whose id is an api/errors
+    URL, the message in its summary."""
+    if len(entries) != 1:
+        return None
+    entry_id = _text(entries[0], "atom:id") or ""
+    if "api/errors" not in entry_id and (_text(entries[0], "atom:title") or "").strip() != "Error":
+        return None
+    return " ".join((_text(entries[0], "atom:summary") or entry_id).split())
 
 
 def _text(entry: ET.Element, tag: str) -> str | None:
@@ -155,14 +181,7 @@ def read_oai(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
     date (first submission), falling back to `update_date`."""
     bad_lines: list[int] = []
     for number, line in iter_lines(path, bad_lines):
-        while bad_lines:
-            yield Rejection(
-                ctx.source_file,
-                f"line {bad_lines.pop(0)}",
-                "invalid UTF-8; bad bytes replaced with U+FFFD",
-                "warning",
-                "",
-            )
+        yield from decode_warnings(ctx.source_file, bad_lines)
         if not line.strip():
             continue
         location = f"line {number}"
@@ -182,10 +201,19 @@ def read_oai(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
         yield oai_record(item, location)
 
 
+def is_oai_record(record: dict) -> bool:
+    """True for an object shaped like an arXiv OAI snapshot record, in any container."""
+    return "abstract" in record and (
+        "versions" in record or "authors_parsed" in record or "update_date" in record
+    )
+
+
 def oai_record(item: dict, location: str) -> RawRecord:
-    """One snapshot object as a RawRecord."""
+    """One snapshot object as a RawRecord: the v1 `created` date, else `update_date`; authors
+    from `authors_parsed` (suffixes kept), else the `authors` string. In a CSV the list columns
+    arrive as list literals and are read as lists."""
     published = None
-    versions = item.get("versions")
+    versions = _as_list(item.get("versions"))
     if isinstance(versions, list) and versions:
         first = next(
             (v for v in versions if isinstance(v, dict) and v.get("version") == "v1"), versions[0]
@@ -194,7 +222,7 @@ def oai_record(item: dict, location: str) -> RawRecord:
             published = first.get("created")
     if not published:
         published = item.get("update_date")
-    authors = item.get("authors_parsed") or item.get("authors")
+    authors = _as_list(item.get("authors_parsed")) or item.get("authors")
     arxiv_id = item.get("id")
     return RawRecord(
         location=location,
@@ -207,3 +235,9 @@ def oai_record(item: dict, location: str) -> RawRecord:
         doi=item.get("doi"),
         extra={k.replace("-", "_"): item[k] for k in _OAI_EXTRA if item.get(k)},
     )
+
+
+def _as_list(value):
+    if isinstance(value, str):
+        return parse_list_literal(value)
+    return value

@@ -8,7 +8,8 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from pipeline.ingest.normalise import make_paper_id, title_key
+from pipeline.ingest.ids import make_paper_id
+from pipeline.ingest.text import title_key
 from pipeline.records import Paper
 
 _PRECISION_RANK = {"day": 0, "month": 1, "year": 2, None: 3}
@@ -49,12 +50,21 @@ def earlier_date(a: Paper, b: Paper) -> tuple[str | None, str | None]:
     return first.published, first.date_precision
 
 
+def same_version(a: Paper, b: Paper) -> bool:
+    """False when two records of one paper are visibly different versions: their arXiv ids or
+    their years differ (a conference paper and its journal version share a title)."""
+    if a.arxiv_id and b.arxiv_id and a.arxiv_id != b.arxiv_id:
+        return False
+    return not (a.published and b.published and a.published[:4] != b.published[:4])
+
+
 def merge_pair(kept: Paper, other: Paper) -> Paper:
     """`kept` with empty fields filled from `other` and the earliest date; `kept` keeps its
-    source file and location. `paper_id` is recomputed, as an arXiv id may have been gained."""
+    source file and location. A DOI names one version, so it is taken only from a record of the
+    same version. `paper_id` is recomputed, as an arXiv id or DOI may have been gained."""
     published, precision = earlier_date(kept, other)
     arxiv_id = kept.arxiv_id or other.arxiv_id
-    doi = kept.doi or other.doi
+    doi = kept.doi or (other.doi if same_version(kept, other) else None)
     title = kept.title or other.title
     extra = {**other.extra, **kept.extra}
     return dataclasses.replace(

@@ -1,27 +1,17 @@
 """Finds input files (folders are walked recursively) and picks a reader for each from its
-extension and a sniff of its first bytes. Also the shared byte-to-text helpers that turn invalid
-UTF-8 into replacement characters plus a warning."""
+extension and a sniff of its first bytes."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-FORMATS = (
-    "listing",
-    "csv",
-    "tsv",
-    "json",
-    "jsonl",
-    "parquet",
-    "arxiv-atom",
-    "arxiv-oai",
-    "bibtex",
-    "hf-daily",
-)
+from pipeline.ingest.arxiv import is_oai_record
+from pipeline.ingest.rawtext import SNIFF_BYTES, JsonError, Unsupported, load_json
+from pipeline.ingest.schema import FORMATS
+
+__all__ = ["EXTENSIONS", "FORMATS", "Found", "Unsupported", "discover", "listing_sidecar", "sniff"]
 
 # Extension -> the format it suggests. Content sniffing refines it (e.g. a .json file may be a
 # table or a Hugging Face daily-papers dump, a .jsonl file a table or the arXiv OAI snapshot).
@@ -42,11 +32,10 @@ EXTENSIONS = {
 }
 
 SIDECAR_SUFFIX = ".meta.csv"
-SNIFF_BYTES = 64 * 1024
-
-
-class Unsupported(Exception):
-    """A whole file that no reader can take: empty, binary, or in no supported format."""
+# Share of control bytes (NUL included) above which a file is binary, not text with a few
+# stray bytes: a NUL or two in a CSV costs only the rows they break. Past 8 such bytes 2% is
+# enough; a tiny file needs 10%.
+BINARY_SHARE, SMALL_FILE_BINARY_SHARE = 0.02, 0.10
 
 
 @dataclass(frozen=True)
@@ -146,11 +135,13 @@ def sniff(path: Path, forced: str = "auto") -> str:
 
 
 def _is_binary(head: bytes) -> bool:
-    if b"\x00" in head:
-        return True
-    # Text files have few control characters other than tab, newline, carriage return, form feed.
-    controls = sum(1 for b in head[:4096] if b < 32 and b not in (9, 10, 12, 13))
-    return controls > max(8, len(head[:4096]) // 50)
+    # Text has few control bytes other than tab, newline, carriage return and form feed.
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    share = controls / max(len(head), 1)
+    return (controls > 8 and share > BINARY_SHARE) or share > SMALL_FILE_BINARY_SHARE
+
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
 
 
 def _looks_like_header(cells: list[str]) -> bool:
@@ -162,22 +153,34 @@ def _has_paragraphs(text: str) -> bool:
     return len(re.split(r"\n\s*\n", text.strip())) >= 2
 
 
+def _object_or_none(line: str) -> dict | None:
+    try:
+        value = load_json(line)
+    except JsonError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _sniff_json(text: str, by_ext: str | None) -> str:
+    # The first line that is a whole object decides. A broken or too-deep first line must not
+    # turn JSON Lines into one unreadable JSON document: when it is a whole line (or the file
+    # says .jsonl), the next object line decides instead.
+    lines = [line for line in text.split("\n")[:20] if line.strip()]
+    first = _object_or_none(lines[0])
+    if first is None and (by_ext == "jsonl" or lines[0].rstrip().endswith("}")):
+        rest = (line for line in lines[1:] if line.startswith("{"))
+        first = next(filter(None, map(_object_or_none, rest)), None)
+    if first is not None:
+        if "paper" in first and isinstance(first["paper"], dict):
+            return "hf-daily"
+        if is_oai_record(first):
+            return "arxiv-oai"
+        # One object on a line: JSON Lines, unless the file is a single object.
+        if by_ext == "jsonl" or (text.startswith("{") and len(lines) > 1):
+            return "jsonl"
+    elif by_ext == "jsonl":
+        return "jsonl"
     if text.startswith("{"):
-        first_line = text.split("\n", 1)[0]
-        try:
-            first = json.loads(first_line)
-        except json.JSONDecodeError:
-            first = None
-        if isinstance(first, dict):
-            if "paper" in first and isinstance(first["paper"], dict):
-                return "hf-daily"
-            if _is_oai(first):
-                return "arxiv-oai"
-            # One object on the first line: JSON Lines, unless the file is a single object.
-            rest = text.split("\n", 1)[1].strip() if "\n" in text else ""
-            if rest or by_ext == "jsonl":
-                return "jsonl"
         # A single (possibly pretty-printed) object: a wrapper around a list of records.
         if re.search(r'"paper"\s*:\s*\{', text):
             return "hf-daily"
@@ -187,63 +190,3 @@ def _sniff_json(text: str, by_ext: str | None) -> str:
     if re.match(r"\[\s*\"\{'paper'", text):
         return "hf-daily"  # entries stored as Python-repr strings
     return "json"
-
-
-def _is_oai(record: dict) -> bool:
-    return "abstract" in record and (
-        "versions" in record or "authors_parsed" in record or "update_date" in record
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Bytes -> text, with a warning for invalid UTF-8
-
-
-@dataclass(frozen=True)
-class DecodeIssue:
-    """Where invalid UTF-8 was first met (1-based line) and how many lines had it."""
-
-    first_line: int
-    n_lines: int
-
-    def reason(self) -> str:
-        where = f"line {self.first_line}"
-        more = f" and {self.n_lines - 1} more line(s)" if self.n_lines > 1 else ""
-        return f"invalid UTF-8 at {where}{more}; bad bytes replaced with U+FFFD"
-
-
-def read_text(path: Path) -> tuple[str, DecodeIssue | None]:
-    """The whole file as text (BOM dropped); invalid UTF-8 is replaced and reported."""
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-        issue = None
-    except UnicodeDecodeError as exc:
-        text = data.decode("utf-8", errors="replace")
-        first = data.count(b"\n", 0, exc.start) + 1
-        n_lines = sum(1 for line in data.split(b"\n") if not _valid_utf8(line))
-        issue = DecodeIssue(first, max(n_lines, 1))
-    return text.lstrip("\ufeff"), issue
-
-
-def _valid_utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def iter_lines(path: Path, issues: list[int]) -> Iterator[tuple[int, str]]:
-    """Stream (line number, text) without loading the file; the numbers of lines with invalid
-    UTF-8 are appended to `issues` (their bad bytes become U+FFFD)."""
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                line = raw.decode("utf-8", errors="replace")
-                issues.append(number)
-            if number == 1:
-                line = line.lstrip("\ufeff")
-            yield number, line

@@ -6,14 +6,20 @@ Lines of entries, and entries saved as Python-repr strings. Produces `RawRecord`
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.ingest.detect import Unsupported, read_text
-from pipeline.ingest.normalise import RawRecord, excerpt, parse_json_line
-from pipeline.ingest.tables import unwrap_records
+from pipeline.ingest.normalise import RawRecord
+from pipeline.ingest.rawtext import (
+    JsonError,
+    excerpt,
+    load_json,
+    parse_json_line,
+    read_text,
+    unwrap_records,
+)
+from pipeline.ingest.tables import json_records
 from pipeline.records import Rejection
 
 
@@ -23,18 +29,22 @@ def read_hf_daily(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
     text, issue = read_text(path)
     if issue:
         yield Rejection(ctx.source_file, f"line {issue.first_line}", issue.reason(), "warning", "")
+    kind = "record"
     try:
-        entries = unwrap_records(json.loads(text))
-        kind = "record"
-    except json.JSONDecodeError as exc:
-        lines = [line for line in text.splitlines()]
-        if len(lines) < 2 or not lines[0].lstrip().startswith("{"):
-            raise Unsupported(
-                f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-            ) from None
-        entries, kind = lines, "line"  # JSON Lines of entries
+        entries = unwrap_records(load_json(text))
+    except JsonError:
+        lines = text.lstrip().splitlines()
+        if len(lines) > 1 and lines[0].startswith("{") and lines[1].lstrip().startswith("{"):
+            entries, kind = text.splitlines(), "line"  # JSON Lines of entries
+        else:  # an array with broken entries: each entry read on its own
+            entries = yield from json_records(text, ctx.source_file)
     for number, item in enumerate(entries, start=1):
         location = f"{kind} {number}"
+        if isinstance(item, JsonError):
+            yield Rejection(
+                ctx.source_file, location, f"malformed JSON record: {item}", "rejected", item.raw
+            )
+            continue
         if kind == "line":
             if not item.strip():
                 continue
@@ -60,7 +70,7 @@ def _literal(text: str) -> Any:
     """Some dumps store each entry as its Python repr; read it without evaluating code."""
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return text
 
 

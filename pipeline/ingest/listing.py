@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.ingest.detect import Unsupported, listing_sidecar, read_text
-from pipeline.ingest.normalise import RawRecord, excerpt, title_key, word_count
+from pipeline.ingest.detect import listing_sidecar
+from pipeline.ingest.normalise import RawRecord
+from pipeline.ingest.rawtext import Unsupported, excerpt, read_text
 from pipeline.ingest.tables import read_csv
+from pipeline.ingest.text import title_key, word_count
 from pipeline.records import Rejection
 
 
@@ -148,7 +150,9 @@ def read_sidecar(path: Path, ctx) -> tuple[dict[str, RawRecord], list[Rejection]
     rows: dict[str, RawRecord] = {}
     issues: list[Rejection] = []
     try:
-        items = list(read_csv(path, side_ctx, mapping={}, required=("title",)))
+        items = list(
+            read_csv(path, side_ctx, mapping={}, required=("title",), report_missing=False)
+        )
     except Unsupported as exc:
         return {}, [Rejection(str(path), "file", f"sidecar not read: {exc}", "warning", "")]
     for item in items:

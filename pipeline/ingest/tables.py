@@ -1,130 +1,32 @@
-"""Readers for tables: CSV/TSV, JSON array, JSON Lines and Parquet. Common column names are
-detected; an explicit field -> column mapping overrides them. Produces `RawRecord`s."""
+"""Readers for tables: CSV/TSV, JSON array, JSON Lines and Parquet. Columns are matched to
+fields by `columns`; produces `RawRecord`s, and a rejection for each row that cannot be read."""
 
 from __future__ import annotations
 
 import csv
-import json
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.ingest.detect import Unsupported, iter_lines, read_text
-from pipeline.ingest.normalise import RawRecord, excerpt, parse_json_line
+from pipeline.ingest.columns import missing_columns, resolve_columns, row_to_raw
+from pipeline.ingest.normalise import RawRecord
+from pipeline.ingest.rawtext import (
+    JsonError,
+    Unsupported,
+    decode_warnings,
+    excerpt,
+    first_line,
+    iter_lines,
+    load_json,
+    parse_json_line,
+    read_text,
+    salvage_records,
+    unwrap_records,
+)
 from pipeline.records import Rejection
 
-FIELDS = ("title", "abstract", "published", "authors", "id", "arxiv_id", "doi", "url", "categories")
-
-# Field -> column names recognised automatically, best first (compared after lower-casing and
-# turning spaces and dashes into underscores). The first present column wins.
-CANDIDATES: dict[str, tuple[str, ...]] = {
-    "title": ("title", "paper_title", "article_title", "document_title", "name_of_paper"),
-    "abstract": (
-        "abstract",
-        "summary",
-        "abstract_text",
-        "paper_abstract",
-        "summary_text",
-        "abstract_note",
-        "abstractnote",
-        "description",
-    ),
-    "published": (
-        "published",
-        "publication_date",
-        "published_date",
-        "published_at",
-        "publishedat",
-        "pub_date",
-        "paper_published_at",
-        "date",
-        "first_published",
-        "created",
-        "created_at",
-        "submitted",
-        "submission_date",
-        "listing_date",
-        "hf_date",
-        "issued",
-        "update_date",
-        "updated",
-        "year",
-        "publication_year",
-        "pub_year",
-    ),
-    "authors": ("authors", "author", "author_names", "authors_list", "creators", "first_author"),
-    "id": ("id", "paper_id", "identifier"),
-    "arxiv_id": ("arxiv_id", "arxivid", "arxiv", "eprint", "arxiv_identifier"),
-    "doi": ("doi",),
-    "url": ("url", "link", "abs_url", "pdf_url", "href", "paper_url"),
-    "categories": (
-        "categories",
-        "arxiv_categories",
-        "subjects",
-        "category",
-        "primary_category",
-        "arxiv_primary_category",
-        "tags",
-    ),
-}
-
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[\s\-.]+", "_", str(name).strip().lower())
-
-
-def resolve_columns(
-    columns: list[str], mapping: dict[str, str], required: tuple[str, ...] = ("title", "abstract")
-) -> dict[str, str]:
-    """Field -> column for one table: explicit mapping first, then the detected names.
-
-    Raises Unsupported when a mapped column is absent or no title/abstract column exists.
-    """
-    unknown = sorted(set(mapping) - set(FIELDS))
-    if unknown:
-        raise Unsupported(f"unknown field(s) in column mapping: {', '.join(unknown)}")
-    by_norm: dict[str, str] = {}
-    for column in columns:
-        by_norm.setdefault(_norm(column), column)
-    resolved: dict[str, str] = {}
-    for field_, column in mapping.items():
-        if column in columns:
-            resolved[field_] = column
-        elif _norm(column) in by_norm:
-            resolved[field_] = by_norm[_norm(column)]
-        else:
-            raise Unsupported(
-                f"column {column!r} (mapped to {field_}) is not in the file; columns: "
-                + ", ".join(map(str, columns[:30]))
-            )
-    taken = set(resolved.values())
-    for field_ in FIELDS:
-        if field_ in resolved:
-            continue
-        for name in CANDIDATES[field_]:
-            column = by_norm.get(name)
-            if column is not None and column not in taken:
-                resolved[field_] = column
-                taken.add(column)
-                break
-    if field_ := next((f for f in required if f not in resolved), None):
-        raise Unsupported(
-            f"no {field_} column found (columns: {', '.join(map(str, columns[:30]))}); "
-            f"map one with --column {field_}=COLUMN"
-        )
-    return resolved
-
-
-def row_to_raw(row: dict[str, Any], colmap: dict[str, str], location: str) -> RawRecord:
-    """A RawRecord from one table row; columns not mapped to a field go to `extra`."""
-    values = {field_: row.get(column) for field_, column in colmap.items()}
-    used = set(colmap.values())
-    extra = {k: v for k, v in row.items() if k not in used and v not in (None, "")}
-    return RawRecord(location=location, extra=extra, **values)
 
 
 def _mapping(ctx) -> dict[str, str]:
@@ -141,9 +43,11 @@ def read_csv(
     delimiter: str | None = None,
     mapping: dict[str, str] | None = None,
     required: tuple[str, ...] = ("title", "abstract"),
+    report_missing: bool = True,
 ) -> Iterator[RawRecord | Rejection]:
     """Rows of a CSV (or TSV with delimiter '\\t'); a row with the wrong field count or a CSV
-    syntax error is a rejection at its line."""
+    syntax error is a rejection at its line. Lines may end in \\n, \\r\\n or a bare \\r.
+    `report_missing`: warn when the table has no date or id column (off for a sidecar)."""
     bad_lines: list[int] = []
     numbered = iter_lines(path, bad_lines)
     line_of_row = [0]
@@ -162,9 +66,12 @@ def read_csv(
         raise Unsupported("empty file") from None
     except csv.Error as exc:
         raise Unsupported(f"unreadable CSV header: {exc}") from None
-    header = [h.strip() for h in header]
-    colmap = resolve_columns(header, _mapping(ctx) if mapping is None else mapping, required)
-    yield from _decode_warnings(ctx, bad_lines)
+    header = [h.replace("\x00", "").strip() for h in header]
+    mapping = _mapping(ctx) if mapping is None else mapping
+    colmap = resolve_columns(header, mapping, required)
+    if report_missing:
+        yield from missing_columns(colmap, ctx.source_file)
+    yield from decode_warnings(ctx.source_file, bad_lines)
     start = line_of_row[-1] + 1
     while True:
         try:
@@ -179,7 +86,7 @@ def read_csv(
             continue
         location = f"line {start}"
         start = line_of_row[-1] + 1
-        yield from _decode_warnings(ctx, bad_lines)
+        yield from decode_warnings(ctx.source_file, bad_lines)
         if not any(cell.strip() for cell in row):
             continue  # blank line between rows: nothing was lost
         if len(row) != len(header):
@@ -191,32 +98,17 @@ def read_csv(
                 excerpt(delimiter.join(row)),
             )
             continue
-        yield row_to_raw(dict(zip(header, row, strict=True)), colmap, location)
+        yield row_to_raw(dict(zip(header, row, strict=True)), colmap, location, mapping)
 
 
 def _guess_delimiter(path: Path) -> str:
     """Comma, unless the header line has more semicolons (European spreadsheet exports)."""
-    with open(path, "rb") as handle:
-        first = handle.readline(65536).decode("utf-8", errors="replace")
+    first = first_line(path)
     return ";" if first.count(";") > first.count(",") else ","
-
-
-def _decode_warnings(ctx, bad_lines: list[int]) -> Iterator[Rejection]:
-    while bad_lines:
-        number = bad_lines.pop(0)
-        yield Rejection(
-            ctx.source_file,
-            f"line {number}",
-            "invalid UTF-8; bad bytes replaced with U+FFFD",
-            "warning",
-            "",
-        )
 
 
 # ---------------------------------------------------------------------------------------------
 # JSON array / JSON Lines
-
-_WRAPPERS = ("data", "papers", "records", "items", "entries", "results", "rows")
 
 
 def read_json(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
@@ -224,20 +116,21 @@ def read_json(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
     text, issue = read_text(path)
     if issue:
         yield Rejection(ctx.source_file, f"line {issue.first_line}", issue.reason(), "warning", "")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Unsupported(
-            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    records = unwrap_records(document)
-    columns: list[str] = []
+    records = yield from json_records(text, ctx.source_file)
+    seen: dict[str, None] = {}
     for item in records:
         if isinstance(item, dict):
-            columns.extend(k for k in item if k not in columns)
-    colmap = resolve_columns(columns, _mapping(ctx))
+            seen.update(dict.fromkeys(map(str, item)))
+    mapping = _mapping(ctx)
+    colmap = resolve_columns(list(seen), mapping)
+    yield from missing_columns(colmap, ctx.source_file)
     for number, item in enumerate(records, start=1):
         location = f"record {number}"
+        if isinstance(item, JsonError):
+            yield Rejection(
+                ctx.source_file, location, f"malformed JSON record: {item}", "rejected", item.raw
+            )
+            continue
         if not isinstance(item, dict):
             yield Rejection(
                 ctx.source_file,
@@ -247,23 +140,23 @@ def read_json(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
                 excerpt(item),
             )
             continue
-        yield row_to_raw(item, colmap, location)
+        yield row_to_raw(item, colmap, location, mapping)
 
 
-def unwrap_records(document: Any) -> list:
-    """The list of records in a JSON document: the array itself or a wrapper's list."""
-    if isinstance(document, list):
-        return document
-    if isinstance(document, dict):
-        for key in _WRAPPERS:
-            if isinstance(document.get(key), list):
-                return document[key]
-        lists = [v for v in document.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            return lists[0]
-        if any(k in document for k in ("title", "abstract")):
-            return [document]
-    raise Unsupported("JSON document holds no list of records")
+def json_records(text: str, source_file: str):
+    """The records of a JSON document (a generator's return value; yields a warning when the
+    document is not valid JSON as a whole and its records are read one by one, each a value or
+    a JsonError). Raises Unsupported when no array of records can be found at all."""
+    try:
+        return unwrap_records(load_json(text))
+    except JsonError as exc:
+        records = salvage_records(text)
+        if records is None:
+            raise Unsupported(f"invalid JSON: {exc}") from None
+        yield Rejection(
+            source_file, "file", f"invalid JSON ({exc}); records read one by one", "warning", ""
+        )
+        return records
 
 
 def read_jsonl(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
@@ -272,8 +165,9 @@ def read_jsonl(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
     bad_lines: list[int] = []
     colmap: dict[str, str] | None = None
     seen: dict[str, None] = {}
+    mapping = _mapping(ctx)
     for number, line in iter_lines(path, bad_lines):
-        yield from _decode_warnings(ctx, bad_lines)
+        yield from decode_warnings(ctx.source_file, bad_lines)
         if not line.strip():
             continue
         location = f"line {number}"
@@ -291,9 +185,11 @@ def read_jsonl(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
             )
             continue
         if colmap is None or any(key not in seen for key in item):
-            seen.update(dict.fromkeys(item))
-            colmap = resolve_columns(list(seen), _mapping(ctx))
-        yield row_to_raw(item, colmap, location)
+            seen.update(dict.fromkeys(map(str, item)))
+            colmap = resolve_columns(list(seen), mapping)
+        yield row_to_raw(item, colmap, location, mapping)
+    if colmap is not None:  # known only at the end: a later line may add a column
+        yield from missing_columns(colmap, ctx.source_file)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,18 +197,49 @@ def read_jsonl(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
 
 
 def read_parquet(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
-    """Parquet rows, read in batches (never the whole file as one pandas frame)."""
+    """Parquet rows, read in batches (never the whole file as one pandas frame). A column whose
+    values Python cannot hold (dates past year 9999) is read as text, so the date is reported
+    as unparsable instead of failing the file; data that cannot be decoded part-way rejects the
+    rest of the file, keeping the rows before it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise Unsupported(f"unreadable Parquet file: {exc}") from None
     columns = parquet.schema_arrow.names
-    colmap = resolve_columns(columns, _mapping(ctx))
+    mapping = _mapping(ctx)
+    colmap = resolve_columns(columns, mapping)
+    yield from missing_columns(colmap, ctx.source_file)
     number = 0
-    for batch in parquet.iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
+    batches = parquet.iter_batches(batch_size=4096)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise Unsupported(f"unreadable Parquet data after record {number}: {exc}") from None
+        values = {
+            name: _column_values(batch.column(i)) for i, name in enumerate(batch.schema.names)
+        }
+        for index in range(batch.num_rows):
             number += 1
-            yield row_to_raw(row, colmap, f"record {number}")
+            row = {name: column[index] for name, column in values.items()}
+            yield row_to_raw(row, colmap, f"record {number}", mapping)
+
+
+def _column_values(array) -> list[Any]:
+    """Python values of one Arrow column; text when Python has no type for them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return array.to_pylist()
+    except (OverflowError, ValueError, pa.ArrowException):
+        pass
+    try:
+        return pc.cast(array, pa.string()).to_pylist()
+    except (ValueError, pa.ArrowException):
+        return [None] * len(array)

@@ -137,3 +137,72 @@ def test_titled_export_ignores_the_apps_plotly_template(monkeypatch):
     )
     assert layout["margin"]["l"] >= 60 and layout["margin"]["b"] >= 50
     assert layout["yaxis"]["automargin"] is True
+
+
+def _paper_rows(titles, authors=(), urls=None) -> pd.DataFrame:
+    """A minimal paper frame with the columns the list exports read."""
+    n = len(titles)
+    return pd.DataFrame(
+        {
+            "paper_id": [f"title:{i:016x}" for i in range(n)],
+            "title": list(titles),
+            "authors": [list(authors)] * n,
+            "published": [pd.Timestamp("2024-05-23")] * n,
+            "url": list(urls) if urls is not None else [None] * n,
+            "arxiv_id": [None] * n,
+            "doi": [None] * n,
+        }
+    )
+
+
+def test_bibtex_title_cannot_inject_a_field():
+    """A title that closes its braces early (`a}}, author = {Mallory}, x = {{b`) stays one
+    title: the entry has exactly the fields the export wrote."""
+    title = "a}}, author = {Mallory}, x = {{b"
+    db = bibtexparser.loads(exports.bibtex(_paper_rows([title])))
+    (entry,) = db.entries
+    assert set(entry) == {"ID", "ENTRYTYPE", "title", "date", "year", "month"}
+    assert "Mallory" in entry["title"]
+
+
+def test_bibtex_any_text_round_trips():
+    """Random text full of LaTeX and BibTeX specials (braces, backslashes, $, %, #, ~, ^, _,
+    ligatures, balanced and unbalanced math) parses back into one entry with the same fields,
+    and reading the value as the ingest's BibTeX reader does gives the text unchanged."""
+    import random
+    import unicodedata
+
+    from pipeline.ingest.latex import latex_to_text
+
+    alphabet = list("ab Z09{}{}\\\\$$&%#_^~-`'?!\",=@()[].") + ["é", "ß", "Ω", "\\x", "$a$"]
+    rng = random.Random(9)
+    texts = [
+        unicodedata.normalize(
+            "NFC", "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        )
+        for _ in range(300)
+    ]
+    texts = [t for t in texts if t.strip()]
+    db = bibtexparser.loads(exports.bibtex(_paper_rows(texts)))
+    assert len(db.entries) == len(texts)
+    for text, entry in zip(texts, db.entries, strict=True):
+        assert set(entry) == {"ID", "ENTRYTYPE", "title", "date", "year", "month"}
+        assert " ".join(latex_to_text(entry["title"], is_bibtex=True).split()) == " ".join(
+            text.split()
+        ), (text, entry["title"])
+
+
+def test_markdown_only_http_urls_become_links():
+    """Only an http(s) URL becomes a link, percent-encoded so it cannot close the link; any
+    other URL, or one that would break out of the link, is printed as escaped text."""
+    urls = [
+        "http://x> [c](javascript:alert(1))",
+        "javascript:alert(1)",
+        "https://example.org/p(1)<x>",
+    ]
+    text = exports.markdown_list(_paper_rows(["A", "B", "C"], urls=urls), "List")
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    assert "](" not in lines[0] and "](" not in lines[1]
+    assert "javascript\\:alert\\(1\\)" in lines[1]
+    assert "[C](<https://example.org/p%281%29%3Cx%3E>)" in lines[2]
+    assert "(javascript:" not in text

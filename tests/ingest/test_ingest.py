@@ -1,74 +1,21 @@
-"""Ingest stage: every reader on its fixtures, bad input as rejections, deduplication across
-formats, the bundled sample, the shared corpora and the contract frames."""
+"""Ingest stage: every reader on its fixtures, bad input as rejections, the bundled sample, the
+shared corpora and the contract frames."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import ConfigError, IngestConfig, config_from_dict
+from pipeline.config import IngestConfig
 from pipeline.contract import validate_table
-from pipeline.ingest import (
-    FileSummary,
-    IngestError,
-    ingest,
-    papers_frame,
-    rejections_frame,
-)
-from pipeline.ingest.detect import Unsupported, sniff
-from pipeline.ingest.normalise import clean_text, make_paper_id, parse_arxiv_id, parse_date
-from tests.conftest import FIXTURES, ROOT
-
-FX = FIXTURES / "ingest"
-SAMPLE = ROOT / "data" / "sample" / "papers_page_pretraining.txt"
-
-# Every good fixture file, one per reader (the daily-papers folder holds two day files).
-GOOD_INPUTS = [
-    FX / "listing_page.txt",
-    FX / "table.csv",
-    FX / "table.tsv",
-    FX / "records.json",
-    FX / "records.jsonl",
-    FX / "feed.atom.xml",
-    FX / "broken_feed.xml",
-    FX / "oai_snapshot.jsonl",
-    FX / "refs.bib",
-    FX / "hf_daily",
-]
-
-
-@pytest.fixture(scope="module")
-def everything():
-    """One ingest of every good fixture together (dedupe happens across all of them)."""
-    return ingest(GOOD_INPUTS)
-
-
-def _rejected(result, name: str) -> dict[str, str]:
-    return {
-        r.source_location: r.reason
-        for r in result.rejections
-        if Path(r.source_file).name == name and r.severity == "rejected"
-    }
-
-
-def _warnings(result, name: str) -> dict[str, str]:
-    return {
-        r.source_location: r.reason
-        for r in result.rejections
-        if Path(r.source_file).name == name and r.severity == "warning"
-    }
-
-
-def _summary(result, name: str) -> FileSummary:
-    return next(f for f in result.files if Path(f.source_file).name == name)
-
+from pipeline.ingest import IngestError, ingest, papers_frame, rejections_frame
+from tests.ingest.conftest import FX, SAMPLE, file_summary, rejected, warnings
 
 # --- the bundled sample ------------------------------------------------------------------------
 
@@ -105,26 +52,6 @@ def test_sample_folder_does_not_read_sidecar_as_a_table():
 
 
 @pytest.mark.parametrize(
-    "name, fmt",
-    [
-        ("listing_page.txt", "listing"),
-        ("table.csv", "csv"),
-        ("table.tsv", "tsv"),
-        ("records.json", "json"),
-        ("records.jsonl", "jsonl"),
-        ("feed.atom.xml", "arxiv-atom"),
-        ("oai_snapshot.jsonl", "arxiv-oai"),
-        ("refs.bib", "bibtex"),
-        ("hf_daily/2024-05-27.json", "hf-daily"),
-        ("hf_daily/2024-05-28.json", "hf-daily"),
-    ],
-)
-def test_format_detected_from_extension_and_content(name, fmt):
-    """Each fixture is routed to its reader (e.g. .jsonl split into tables vs the OAI dump)."""
-    assert sniff(FX / name) == fmt
-
-
-@pytest.mark.parametrize(
     "name, location, reason",
     [
         ("listing_page.txt", "line 17", "abstract too short: 7 words"),
@@ -147,7 +74,7 @@ def test_format_detected_from_extension_and_content(name, fmt):
 )
 def test_malformed_fixture_records_are_rejected_with_reason(everything, name, location, reason):
     """Each planted malformed record shows up as a rejection at its location with its reason."""
-    assert reason in _rejected(everything, name).get(location, "")
+    assert reason in rejected(everything, name).get(location, "")
 
 
 def test_rejections_carry_an_excerpt_of_the_input(everything):
@@ -181,8 +108,8 @@ def test_listing_sidecar_join_and_unmatched_titles(everything):
         ("cs.CL",),
         ("Grace Hopper",),
     )
-    assert "not found in sidecar" in _warnings(everything, "listing_page.txt")["line 17"]
-    assert "matches no title" in _warnings(everything, "listing_page.meta.csv")["line 5"]
+    assert "not found in sidecar" in warnings(everything, "listing_page.txt")["line 17"]
+    assert "matches no title" in warnings(everything, "listing_page.meta.csv")["line 5"]
 
 
 def test_listing_short_abstract_later_is_rejected_not_skipped(tmp_path):
@@ -197,7 +124,7 @@ def test_listing_short_abstract_later_is_rejected_not_skipped(tmp_path):
         "Curriculum Pretraining with Synthetic Data",
         "Reward Models Overfit to Length",
     ]
-    assert "abstract too short" in _rejected(result, "page.txt")["line 17"]
+    assert "abstract too short" in rejected(result, "page.txt")["line 17"]
 
 
 def test_listing_title_without_abstract_keeps_later_pairs_aligned(tmp_path):
@@ -208,7 +135,7 @@ def test_listing_title_without_abstract_keeps_later_pairs_aligned(tmp_path):
     path.write_text("\n\n".join(blocks) + "\n")
     result = ingest([path])
     assert [p.title for p in result.papers] == ["First Title", "Second Title"]
-    assert "missing abstract" in _rejected(result, "page.txt")["line 7"]
+    assert "missing abstract" in rejected(result, "page.txt")["line 7"]
 
 
 def test_semicolon_csv_from_a_spreadsheet(tmp_path):
@@ -251,7 +178,7 @@ def test_malformed_feed_keeps_entries_after_broken_ones(everything):
     """In a feed that is not well-formed, entries around the broken ones are still read."""
     ids = {p.arxiv_id for p in everything.papers}
     assert {"2403.00001", "2403.00004"} <= ids and "2403.00003" not in ids
-    assert "entries read one by one" in _warnings(everything, "broken_feed.xml")["file"]
+    assert "entries read one by one" in warnings(everything, "broken_feed.xml")["file"]
 
 
 def test_oai_snapshot_fields(everything):
@@ -275,7 +202,7 @@ def test_oai_snapshot_streams_without_reading_whole_file(monkeypatch, tmp_path):
     monkeypatch.setattr(Path, "read_bytes", refuse)
     monkeypatch.setattr(Path, "read_text", refuse)
     result = ingest([big], IngestConfig(limit=3))
-    assert _summary(result, "snapshot.jsonl").n_read == 3
+    assert file_summary(result, "snapshot.jsonl").n_read == 3
 
 
 def test_hf_daily_folder_wrapper_and_repr_entries(everything):
@@ -305,63 +232,6 @@ def test_jsonl_columns_seen_after_first_line_are_used(everything):
     assert paper.paper_id == "arxiv:2402.11111"
 
 
-# --- deduplication -----------------------------------------------------------------------------
-
-
-def test_duplicates_across_formats_merge_on_arxiv_doi_and_title(everything):
-    """Duplicates across formats become one paper each, and every merge is reported with what
-    matched."""
-    matched = {(Path(m.source_file).name, m.matched_on) for m in everything.merges}
-    assert ("table.csv", "arxiv") in matched  # 2401.00001v2 vs the listing's 2401.00001
-    assert ("refs.bib", "doi") in matched  # same DOI, different case and resolver prefix
-    assert ("oai_snapshot.jsonl", "arxiv") in matched
-    # The TSV copy (no ids, different case and a final full stop) is found by title.
-    assert ("records.jsonl", "title") in matched or ("table.tsv", "title") in matched
-    tokenizer = next(p for p in everything.papers if p.doi == "10.1234/tok.2023.7")
-    sources = {Path(tokenizer.source_file).name} | {
-        Path(m.source_file).name for m in everything.merges if m.paper_id == tokenizer.paper_id
-    }
-    assert sources == {"table.tsv", "records.jsonl", "refs.bib"}
-    assert len({p.paper_id for p in everything.papers}) == len(everything.papers)
-    titles = [p.title.casefold().rstrip(".") for p in everything.papers]
-    assert len(set(titles)) == len(titles)
-
-
-def test_merge_keeps_earliest_date_and_fills_empty_fields(everything):
-    """The earliest date wins (listing 2024-01-02 over CSV 2024-01-05); empty fields are filled
-    from the duplicate (the OAI copy had no date; the tokenizer paper keeps its day date over
-    the TSV's bare year)."""
-    scaling = next(p for p in everything.papers if p.arxiv_id == "2401.00001")
-    assert scaling.published == "2024-01-02"
-    reward = next(p for p in everything.papers if p.arxiv_id == "2401.00003")
-    assert reward.published == "2024-01-04"
-    tokenizer = next(p for p in everything.papers if p.doi == "10.1234/tok.2023.7")
-    assert (tokenizer.published, tokenizer.date_precision) == ("2023-03-01", "day")
-    merge_ids = {m.paper_id for m in everything.merges}
-    assert merge_ids <= {p.paper_id for p in everything.papers}
-
-
-def test_merge_fills_missing_ids_and_recomputes_paper_id(tmp_path):
-    """A title-only record merged with one that has a DOI takes the DOI and its paper_id."""
-    abstract = " ".join(["word"] * 25)
-    (tmp_path / "a.csv").write_text(f"title,abstract\nSame Paper,{abstract}\n")
-    (tmp_path / "b.csv").write_text(f"title,abstract,doi\nsame paper!,{abstract},10.5555/x\n")
-    result = ingest([tmp_path / "a.csv", tmp_path / "b.csv"])
-    assert [p.paper_id for p in result.papers] == ["doi:10.5555/x"]
-    assert result.merges[0].paper_id == "doi:10.5555/x" and result.merges[0].matched_on == "title"
-
-
-def test_same_title_with_different_arxiv_ids_is_not_merged(tmp_path):
-    """Two papers that share a title but have different arXiv ids stay two papers."""
-    abstract = " ".join(["word"] * 25)
-    (tmp_path / "a.csv").write_text(
-        f"title,abstract,arxiv_id\nIntroduction,{abstract},2301.00001\n"
-        f"Introduction,{abstract},2301.00002\n"
-    )
-    result = ingest([tmp_path / "a.csv"])
-    assert len(result.papers) == 2 and not result.merges
-
-
 # --- bad input ---------------------------------------------------------------------------------
 
 
@@ -376,7 +246,7 @@ def test_same_title_with_different_arxiv_ids_is_not_merged(tmp_path):
 def test_bad_files_are_file_level_rejections(name, reason):
     """Binary, empty and unrecognisable files are rejected as whole files; the run continues."""
     result = ingest([FX / "bad" / name, SAMPLE])
-    assert reason in _rejected(result, name)["file"]
+    assert reason in rejected(result, name)["file"]
     assert len(result.papers) == 75
 
 
@@ -385,27 +255,27 @@ def test_unsupported_format_is_rejected(tmp_path):
     path = tmp_path / "other.xml"
     path.write_text("<html><body>not a feed</body></html>")
     result = ingest([path, SAMPLE])
-    assert "not an Atom feed" in _rejected(result, "other.xml")["file"]
+    assert "not an Atom feed" in rejected(result, "other.xml")["file"]
 
 
 def test_invalid_utf8_is_replaced_with_a_warning():
     """Invalid UTF-8 is decoded with replacement characters, the paper kept, a warning given."""
     result = ingest([FX / "bad" / "latin1.csv"])
     assert "\ufffd" in result.papers[0].title
-    assert "invalid UTF-8" in _warnings(result, "latin1.csv")["line 2"]
+    assert "invalid UTF-8" in warnings(result, "latin1.csv")["line 2"]
 
 
 def test_unparsable_date_keeps_paper_with_null_date(everything):
     """An unreadable date keeps the paper with no date and a warning naming the value."""
     paper = next(p for p in everything.papers if p.title == "Dates Written Badly")
     assert paper.published is None and paper.date_precision is None
-    assert "sometime last spring" in _warnings(everything, "table.csv")["line 6"]
+    assert "sometime last spring" in warnings(everything, "table.csv")["line 6"]
 
 
 def test_min_abstract_words_is_configurable(tmp_path):
     """Raising min_abstract_words rejects abstracts that the default keeps."""
     result = ingest([FX / "table.csv", SAMPLE], IngestConfig(min_abstract_words=35))
-    assert any("abstract too short" in r for r in _rejected(result, "table.csv").values())
+    assert any("abstract too short" in r for r in rejected(result, "table.csv").values())
 
 
 def test_no_usable_paper_raises_one_line_error():
@@ -420,113 +290,7 @@ def test_missing_inputs_raise_or_are_rejected(tmp_path):
     with pytest.raises(IngestError, match="no input file found"):
         ingest([tmp_path / "nope.csv"])
     result = ingest([tmp_path / "nope.csv", SAMPLE])
-    assert "not found" in _rejected(result, "nope.csv")["file"]
-
-
-# --- detection, walking, mapping ---------------------------------------------------------------
-
-
-def test_folders_are_walked_recursively_and_unknown_extensions_skipped(tmp_path):
-    """Nested folders are read; files with unsupported extensions are skipped with a warning."""
-    nested = tmp_path / "a" / "b"
-    nested.mkdir(parents=True)
-    shutil.copy(FX / "refs.bib", nested / "refs.bib")
-    (tmp_path / "a" / "notes.docx").write_bytes(b"PK\x03\x04 not read")
-    result = ingest([tmp_path])
-    assert {Path(f.source_file).name: f.format for f in result.files} == {
-        "notes.docx": "skipped",
-        "refs.bib": "bibtex",
-    }
-    assert len(result.papers) == 3
-
-
-def test_content_beats_a_misleading_extension(tmp_path):
-    """A CSV saved with an unknown extension and a BibTeX export named .txt are still read."""
-    shutil.copy(FX / "table.csv", tmp_path / "export.dat")
-    shutil.copy(FX / "refs.bib", tmp_path / "refs.txt")
-    assert sniff(tmp_path / "export.dat") == "csv"
-    assert sniff(tmp_path / "refs.txt") == "bibtex"
-    plain = tmp_path / "x.json"
-    plain.write_text("plain words")
-    with pytest.raises(Unsupported, match="not json"):
-        sniff(plain)
-
-
-def test_format_override(tmp_path):
-    """--format forces a reader: a listing saved as .md is read as a listing."""
-    path = tmp_path / "page.md"
-    shutil.copy(FX / "listing_page.txt", path)
-    result = ingest([path], IngestConfig(format="listing"))
-    assert _summary(result, "page.md").format == "listing" and len(result.papers) == 3
-
-
-def test_explicit_column_mapping():
-    """Unusual column names fail with a hint, and work once mapped (field -> column)."""
-    path = FX / "mapping" / "custom_columns.csv"
-    with pytest.raises(IngestError):
-        ingest([path])
-    config = IngestConfig(
-        columns={"title": "paper_name", "abstract": "summary_text", "published": "when"}
-    )
-    result = ingest([path], config)
-    assert result.papers[0].title == "Mapped Columns Work"
-    assert result.papers[0].published == "2022-10-10"
-
-
-def test_mapping_to_absent_column_is_a_file_rejection():
-    """Mapping a field to a column the file lacks rejects the file and names the columns."""
-    result = ingest([FX / "table.csv", SAMPLE], IngestConfig(columns={"abstract": "nope"}))
-    assert "column 'nope'" in _rejected(result, "table.csv")["file"]
-
-
-def test_ingest_config_validation():
-    """The [ingest] config section rejects an unknown format, field or key."""
-    with pytest.raises(ConfigError, match="format"):
-        config_from_dict({"ingest": {"format": "docx"}})
-    with pytest.raises(ConfigError, match="columns"):
-        config_from_dict({"ingest": {"columns": {"summary": "x"}}})
-    with pytest.raises(ConfigError, match="allowed"):
-        config_from_dict({"ingest": {"colums": {}}})
-    config = config_from_dict({"ingest": {"columns": {"abstract": "summary_text"}, "limit": 5}})
-    assert config.ingest.columns == {"abstract": "summary_text"} and config.ingest.limit == 5
-
-
-# --- normalisation -----------------------------------------------------------------------------
-
-
-def test_clean_text_rules():
-    """Whitespace collapses, HTML tags and entities go, LaTeX math stays, text is NFC."""
-    text = "  Mu\u0308ller's <b>bold</b>\n\n claim: $a<b>c$ &amp; more  "
-    assert clean_text(text) == "Müller's bold claim: $a<b>c$ & more"
-
-
-def test_paper_id_rules():
-    """paper_id is arxiv:<id without version>, else doi:<doi>, else a title hash that ignores
-    case and punctuation."""
-    assert make_paper_id(parse_arxiv_id("http://arxiv.org/abs/2311.00871v2"), "10.1/x", "T") == (
-        "arxiv:2311.00871"
-    )
-    assert make_paper_id(None, "10.1/x", "T") == "doi:10.1/x"
-    a, b = make_paper_id(None, None, "A Title!"), make_paper_id(None, None, "a  title")
-    assert a == b and a.startswith("title:") and len(a) == len("title:") + 16
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [
-        ("2024-05-23T02:53:25.000Z", ("2024-05-23", "day")),
-        ("Mon, 2 Apr 2007 19:18:42 GMT", ("2007-04-02", "day")),
-        ("2023-07", ("2023-07-01", "month")),
-        ("July 2023", ("2023-07-01", "month")),
-        ("23 May 2024", ("2024-05-23", "day")),
-        (2022, ("2022-01-01", "year")),
-        (dt.date(2020, 2, 29), ("2020-02-29", "day")),
-        ("", None),
-    ],
-)
-def test_parse_date_forms(value, expected):
-    """Dates in the usual input forms parse to an ISO day with their precision."""
-    assert parse_date(value) == expected
+    assert "not found" in rejected(result, "nope.csv")["file"]
 
 
 # --- frames and shared corpora -----------------------------------------------------------------
@@ -583,3 +347,31 @@ def test_parquet_reader_with_mapping(tmp_path):
         ("A One", "B Two"),
         "2021-03-04",
     )
+
+
+def test_bibtex_string_macros_are_parsed_once(tmp_path, monkeypatch):
+    """With 200 @string macros and 300 entries, bibtexparser reads about the file once (the
+    macros were prepended to every entry: quadratic), and every macro still applies."""
+    import bibtexparser
+
+    abstract = " ".join(["word"] * 25)
+    macros = "\n".join(f'@string{{venue{i} = "Venue Number {i}"}}' for i in range(200))
+    entries = "\n".join(
+        f"@article{{k{i},\n  title = {{Paper {i}}},\n  journal = venue{i % 200},\n"
+        f"  abstract = {{{abstract}}},\n  year = 2020\n}}"
+        for i in range(300)
+    )
+    path = tmp_path / "macros.bib"
+    path.write_text(macros + "\n" + entries + "\n", encoding="utf-8")
+    parsed = []
+    real_loads = bibtexparser.loads
+    monkeypatch.setattr(
+        bibtexparser,
+        "loads",
+        lambda text, *a, **k: parsed.append(len(text)) or real_loads(text, *a, **k),
+    )
+    result = ingest([path])
+    assert len(result.papers) == 300
+    assert sum(parsed) <= 1.1 * path.stat().st_size
+    paper = next(p for p in result.papers if p.title == "Paper 250")
+    assert paper.extra["journal"] == "Venue Number 50"

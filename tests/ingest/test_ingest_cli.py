@@ -3,19 +3,23 @@ from the command line and config, and user errors as one line without a tracebac
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline.__main__ import main
 from pipeline.contract import arrow_schema
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import ROOT
 
-FX = FIXTURES / "ingest"
+FX = Path(__file__).parent / "fixtures"
 SAMPLE_DIR = ROOT / "data" / "sample"
 MAPPED = FX / "mapping" / "custom_columns.csv"
+MAPPING_FLAGS = ["--column", "title=paper_name", "--column", "abstract=summary_text"]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -87,3 +91,80 @@ def test_cli_no_usable_paper_line_keeps_the_whole_reason(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "(columns: title, year)" in err and "--column abstract=COLUMN" in err
+
+
+def _read_only_dir(tmp_path: Path) -> Path:
+    """A folder the process cannot create files in: a chmod 555 folder, or /sys for root (whom
+    permissions do not stop)."""
+    if os.geteuid() == 0:
+        return Path("/sys/rte-ingest-out")
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder / "out"
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "read-only"])
+def test_cli_unwritable_out_fails_before_reading_input(where, tmp_path, capsys, monkeypatch):
+    """An --out that cannot be written is one line and exit 2, found before any input is read."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    out = {
+        "a file": blocker,
+        "under a file": blocker / "out",
+        "read-only": _read_only_dir(tmp_path),
+    }[where]
+
+    def must_not_read(*args, **kwargs):
+        raise AssertionError("input read before --out was checked")
+
+    monkeypatch.setattr("pipeline.ingest.ingest", must_not_read)
+    code = main(["ingest", str(SAMPLE_DIR), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"cannot write to output folder {out}" in err
+
+
+def test_cli_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
+    """A disk that fills up while the outputs are written is one line and exit 2."""
+    import pyarrow.parquet
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pyarrow.parquet, "write_table", full)
+    code = main(["ingest", str(MAPPED), *MAPPING_FLAGS, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "No space left on device" in err
+    assert not list((tmp_path / "out").glob(".*.parquet"))  # no temporary file left behind
+
+
+def test_cli_no_usable_paper_writes_rejections_and_removes_stale_outputs(tmp_path, capsys):
+    """When nothing usable remains, rejections.parquet is still written and the papers and
+    merges of an earlier ingest into the same folder are removed, never left to mislead."""
+    out = tmp_path / "out"
+    assert main(["ingest", str(MAPPED), *MAPPING_FLAGS, "--out", str(out)]) == 0
+    assert (out / "papers.parquet").exists() and (out / "merges.parquet").exists()
+    code = main(["ingest", str(FX / "bad" / "empty.csv"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"rejections -> {out / 'rejections.parquet'}" in err
+    assert not (out / "papers.parquet").exists() and not (out / "merges.parquet").exists()
+    rejections = pq.read_table(out / "rejections.parquet").to_pylist()
+    assert [(r["source_location"], r["reason"]) for r in rejections] == [("file", "empty file")]
+
+
+def test_cli_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`python -m pipeline ingest ... | head` ends without a BrokenPipeError traceback, and the
+    output files are still written."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "pipeline", "ingest", str(SAMPLE_DIR), "--out", str(out)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    process.stdout.close()  # the reader has gone before the first line is printed
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err and err == ""
+    assert pq.read_table(out / "papers.parquet").num_rows == 75
