@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import figures, transforms
-from pipeline import contract, decisions
+from pipeline import contract, review
 
 RUNS_ENV = "RTE_RUNS_DIR"
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,14 +59,14 @@ REVIEW_ENV = "RTE_REVIEW_DB"  # review store file; default review.sqlite beside 
 
 
 @st.cache_resource(show_spinner=False)
-def _review_store(path: str) -> decisions.ReviewStore:
-    return decisions.ReviewStore(path)
+def _review_store(path: str) -> review.ReviewStore:
+    return review.ReviewStore(path)
 
 
-def review_store() -> decisions.ReviewStore:
+def review_store() -> review.ReviewStore:
     """The review decision store: $RTE_REVIEW_DB, else review.sqlite beside the runs folder."""
     configured = os.environ.get(REVIEW_ENV)
-    path = Path(configured).expanduser() if configured else decisions.default_store_path(runs_dir())
+    path = Path(configured).expanduser() if configured else review.default_store_path(runs_dir())
     return _review_store(str(path))
 
 
@@ -77,18 +77,18 @@ def review_token(run_id: str) -> str:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Applying review decisions…")
-def _review_state(folder: str, run_id: str, token: str) -> decisions.ReviewState:
-    return decisions.load_state(review_store(), _load_run(folder, run_id), int(token))
+def _review_state(folder: str, run_id: str, token: str) -> review.ReviewState:
+    return review.load_state(review_store(), _load_run(folder, run_id), int(token))
 
 
-def review_state(run_id: str) -> decisions.ReviewState:
+def review_state(run_id: str) -> review.ReviewState:
     """The run's reviewed state (tables in run-table form, log, version) at the current version."""
     return _review_state(str(runs_dir()), run_id, review_token(run_id))
 
 
 def _apply_review(run_id: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """View-level adjustments after the review; review decisions themselves are applied to the
-    run tables in `_view_tables` (pipeline.decisions.reviewed_tables), so this is identity."""
+    run tables in `_view_tables` (pipeline.review.reviewed_tables), so this is identity."""
     return tables
 
 

@@ -9,8 +9,9 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+import pipeline.review
 from dashboard import data_access
-from pipeline import decisions as D
+from pipeline.review import ReviewError, ReviewState, SplitPreview, StaleStateError, describe
 
 REVIEWER = "review_reviewer"  # widget key of the reviewer name
 _REVIEWER_KEPT = "_review_reviewer_name"  # survives page switches (widget state does not)
@@ -20,7 +21,7 @@ _PREVIEW = "_review_split_preview"  # the pending SplitPreview
 _GOTO = "_review_goto"  # cluster id to select on the next run of the page
 
 
-def begin(review: D.ReviewState) -> int:
+def begin(review: ReviewState) -> int:
     """Record that this run of the page draws `review`; return the version drawn last time
     (a decision made now was made on that version)."""
     key = _SEEN + review.run_id
@@ -62,27 +63,28 @@ def flash() -> None:
 class Decider:
     """Makes one decision on the state this browser saw, then reruns the page.
 
-    `decide(D.rename, cluster_id, "name")` calls `D.rename(store, review, cluster_id, "name",
-    reviewer=...)`. A state that changed since the page was drawn is refused (StaleStateError),
-    and so is one that changes between this check and the write (the store checks again)."""
+    `decide(rename, cluster_id, "name")` calls `rename(store, review, cluster_id, "name",
+    reviewer=...)` (`rename` from pipeline.review). A state that changed since the page was drawn
+    is refused (StaleStateError), and so is one that changes between this check and the write
+    (the store checks again)."""
 
-    def __init__(self, review: D.ReviewState, seen: int, reviewer: str):
+    def __init__(self, review: ReviewState, seen: int, reviewer: str):
         self.review, self.seen, self.reviewer = review, seen, reviewer
 
     def __call__(self, action: Callable, *args, goto: Callable | None = None, **kwargs) -> None:
         """`goto(decision)` may name the cluster to show next (e.g. the result of a merge)."""
         try:
             if self.seen != self.review.version:
-                raise D.StaleStateError(self.review.run_id, self.seen, self.review.version)
+                raise StaleStateError(self.review.run_id, self.seen, self.review.version)
             decision = action(
                 data_access.review_store(), self.review, *args, reviewer=self.reviewer, **kwargs
             )
-        except D.StaleStateError as exc:
+        except StaleStateError as exc:
             st.session_state[_FLASH] = ("stale", str(exc))
-        except D.ReviewError as exc:
+        except ReviewError as exc:
             st.session_state[_FLASH] = ("error", str(exc))
         else:
-            st.session_state[_FLASH] = ("ok", f"Saved: {D.describe(decision)}")
+            st.session_state[_FLASH] = ("ok", f"Saved: {describe(decision)}")
             if goto is not None:
                 st.session_state[_GOTO] = goto(decision)
         st.rerun()
@@ -99,17 +101,17 @@ def select_cluster(widget_key: str, options: list[int], default: int) -> None:
     st.session_state[widget_key] = chosen if chosen in options else default
 
 
-def preview_split(run_id: str, review: D.ReviewState, cluster_id: int, k: int) -> None:
+def preview_split(run_id: str, review: ReviewState, cluster_id: int, k: int) -> None:
     """Compute a split preview (seeded KMeans on the stored embeddings) and keep it."""
     try:
-        preview = D.preview_split(data_access.load_run(run_id), review, cluster_id, k)
-    except D.ReviewError as exc:
+        preview = pipeline.review.preview_split(data_access.load_run(run_id), review, cluster_id, k)
+    except ReviewError as exc:
         st.error(str(exc))
         return
     st.session_state[_PREVIEW] = preview
 
 
-def current_preview(cluster_id: int, review: D.ReviewState) -> D.SplitPreview | None:
+def current_preview(cluster_id: int, review: ReviewState) -> SplitPreview | None:
     """The kept preview when it belongs to this cluster and state."""
     preview = st.session_state.get(_PREVIEW)
     if (
@@ -131,7 +133,7 @@ def drop_preview() -> None:
     st.session_state.pop(_PREVIEW, None)
 
 
-def member_table(review: D.ReviewState, cluster_id: int) -> pd.DataFrame:
+def member_table(review: ReviewState, cluster_id: int) -> pd.DataFrame:
     """The papers of a reviewed cluster: paper_id, title, date, moved (plain text cells)."""
     a = review.assignments
     members = a[a["cluster_id"] == cluster_id]
@@ -183,7 +185,7 @@ def log_filters(log: pd.DataFrame) -> pd.DataFrame:
 _PACK = "_review_meeting_pack"  # (run id, version, {file name: bytes}) of the last pack built
 
 
-def build_pack(run_id: str, review: D.ReviewState) -> None:
+def build_pack(run_id: str, review: ReviewState) -> None:
     """Build the meeting pack of the reviewed state and keep its files for download."""
     import tempfile
 
@@ -195,7 +197,7 @@ def build_pack(run_id: str, review: D.ReviewState) -> None:
     st.session_state[_PACK] = (run_id, review.version, files, pack.has_images)
 
 
-def pack_downloads(review: D.ReviewState) -> None:
+def pack_downloads(review: ReviewState) -> None:
     """Download buttons for the last pack built for this run (says when it is outdated)."""
     kept = st.session_state.get(_PACK)
     if not kept or kept[0] != review.run_id:

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import data_access, figures, review_ui, transforms, widgets
 from dashboard.meeting_pack import cluster_order
 from dashboard.transforms import escape_markdown
-from pipeline import decisions as D
+from pipeline.review import add_note, rename, set_status
 
 POS = "_presenter_position"  # cluster key on screen (survives reorders of the agenda)
 
@@ -109,18 +109,18 @@ for col, status, key in (
         disabled=not reviewer,
         type="primary" if row["status"] == status else "secondary",
     ):
-        decide(D.set_status, cluster_id, status)
+        decide(set_status, cluster_id, status)
 r1, r2 = st.columns(2)
 with r1:
     name = st.text_input(
         "Rename", value=row["label"], key=f"presenter_label_{row['cluster_key']}_v{review.version}"
     )
     if st.button("Save name", key="presenter_rename", disabled=not reviewer):
-        decide(D.rename, cluster_id, name)
+        decide(rename, cluster_id, name)
 with r2:
     note = st.text_input("Note", key=f"presenter_note_{row['cluster_key']}_v{review.version}")
     if st.button("Add note", key="presenter_note_go", disabled=not reviewer):
-        decide(D.add_note, cluster_id, note)
+        decide(add_note, cluster_id, note)
 
 with st.expander(f"Agenda ({len(keys)} clusters)"):
     table = agenda[["cluster_id", "label", "n_papers", "status"]].reset_index(drop=True)
