@@ -2,9 +2,10 @@
 reviewed state derived by replaying that log over a run, the decision commands, split previews,
 and carry-over of a previous run's review to a new run.
 
-One module per job: `store` (the SQLite log), `vocabulary` (actions, statuses, `Decision`,
-`describe`, the log frame), `replay` (reviewed tables and `ReviewState`), `actions` (rename,
-theme, status, note, merge, move, undo), `split` (KMeans preview, accept) and `carry_over`.
+One module per job: `errors`, `vocabulary` (actions, statuses, `Decision`, schemas, `describe`,
+the log frame), `store` (the SQLite log), `replay` (run + log -> reviewed tables), `state`
+(`ReviewState`, `load_state`), `actions` (rename, theme, status, note, merge, move, undo),
+`split` (KMeans preview, accept) and `carry_over`.
 The package imports only the standard library, numpy, pandas, scikit-learn, `pipeline.contract`
 and `pipeline.derive`, so the dashboard can use it without torch, UMAP or BERTopic.
 """
@@ -19,9 +20,23 @@ from pipeline.review.carry_over import (
     carry_over,
     carry_over_runs,
 )
-from pipeline.review.errors import ReviewError, StaleStateError
-from pipeline.review.replay import REVIEW_COLUMNS, ReviewState, load_state, reviewed_tables
+from pipeline.review.errors import (
+    InvalidDecision,
+    ReviewError,
+    StaleStateError,
+    StoreNotWritable,
+    StoreUnreadable,
+    UnknownRun,
+)
+from pipeline.review.replay import (
+    REVIEW_COLUMNS,
+    ReplayResult,
+    SkippedDecision,
+    replay,
+    reviewed_tables,
+)
 from pipeline.review.split import SplitPreview, accept_split, preview_split
+from pipeline.review.state import ReviewState, load_state
 from pipeline.review.store import DEFAULT_STORE, ReviewStore, default_store_path
 from pipeline.review.vocabulary import (
     ACTIONS,
@@ -31,6 +46,7 @@ from pipeline.review.vocabulary import (
     Decision,
     NewDecision,
     cluster_key,
+    decision_problem,
     describe,
     effective_decisions,
     log_frame,
@@ -49,17 +65,24 @@ __all__ = [
     "CarryOverReport",
     "ClusterMatch",
     "Decision",
+    "InvalidDecision",
     "NewDecision",
+    "ReplayResult",
     "ReviewError",
     "ReviewState",
     "ReviewStore",
+    "SkippedDecision",
     "SplitPreview",
     "StaleStateError",
+    "StoreNotWritable",
+    "StoreUnreadable",
+    "UnknownRun",
     "accept_split",
     "add_note",
     "carry_over",
     "carry_over_runs",
     "cluster_key",
+    "decision_problem",
     "default_store_path",
     "describe",
     "effective_decisions",
@@ -69,6 +92,7 @@ __all__ = [
     "move",
     "preview_split",
     "rename",
+    "replay",
     "reviewed_tables",
     "set_status",
     "set_theme",

@@ -4,11 +4,12 @@ against a `ReviewState` and appended to the store as one `Decision` (splits are 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from pipeline.contract import OTHER, UNASSIGNED
-from pipeline.review.errors import ReviewError
-from pipeline.review.replay import ReviewState
+from pipeline.contract import MANIFEST, OTHER, UNASSIGNED
+from pipeline.review.errors import ReviewError, UnknownRun
+from pipeline.review.state import ReviewState
 from pipeline.review.store import ReviewStore
 from pipeline.review.vocabulary import (
     STATUSES,
@@ -17,6 +18,15 @@ from pipeline.review.vocabulary import (
     describe,
     effective_decisions,
 )
+
+
+def check_run_exists(run_id: str, run_path: Path) -> None:
+    """Raise UnknownRun unless the run's folder still holds a complete run (its manifest)."""
+    if not (Path(run_path) / MANIFEST).is_file():
+        raise UnknownRun(
+            f"run {run_id} is not in the runs folder {Path(run_path).parent} (any more); "
+            "the decision was not saved"
+        )
 
 
 def append_decision(
@@ -30,8 +40,10 @@ def append_decision(
     before: Any = None,
     note: str = "",
 ) -> Decision:
-    """Log one decision made on `state`: every command ends here (StaleStateError when the
-    store has moved on since `state`)."""
+    """Log one decision made on `state`: every command ends here. Refused with UnknownRun when
+    the state's run is no longer in its runs folder, StaleStateError when the store has moved
+    on since `state`."""
+    check_run_exists(state.run_id, state.run_path)
     return store.append(
         state.run_id,
         action,

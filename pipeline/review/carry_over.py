@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.contract import UNASSIGNED, Run
-from pipeline.review.errors import ReviewError
-from pipeline.review.replay import ReviewState, load_state
+from pipeline.contract import OTHER, UNASSIGNED, ContractError, Run, read_run
+from pipeline.review.actions import check_run_exists
+from pipeline.review.errors import ReviewError, StoreNotWritable
+from pipeline.review.state import ReviewState, load_state
 from pipeline.review.store import ReviewStore, default_store_path
 from pipeline.review.vocabulary import NewDecision
 
@@ -173,6 +174,7 @@ def carry_over(
     moves, n_kept, flagged = _carry_moves(prev_state, new_state, clear, note)
     decisions += moves
     if decisions:
+        check_run_exists(new.run_id, new.path)
         store.append_many(new.run_id, decisions, reviewer=reviewer, base_version=0)
     return CarryOverReport(
         previous.run_id, new.run_id, tuple(matches), gone, n_kept, tuple(flagged), len(decisions)
@@ -207,7 +209,10 @@ def _carry_cluster(
         )
         target = {**target, "label": prev["label"]}
         carried.append("name")
-    if prev["is_theme_set"]:
+    if prev["is_theme_set"] and prev["theme_id"] in {
+        *new_state.tables["themes"]["theme_id"],
+        OTHER,
+    }:
         decisions.append(
             NewDecision(
                 "set_theme",
@@ -281,16 +286,19 @@ def carry_over_runs(
     store_path: str | Path | None = None,
 ) -> CarryOverReport:
     """Carry the review of one run in `runs_dir` over to another (what `python -m pipeline run`
-    calls after publishing). Never raises for an unreadable previous run or store: the report
-    says why nothing carried."""
-    from pipeline.contract import ContractError, read_run
-
+    calls after publishing). Never raises for an unreadable previous run or an unreadable or
+    read-only store: the report says why nothing carried ("not carried: ...")."""
     path = Path(store_path) if store_path else default_store_path(runs_dir)
     if not path.is_file():
         return CarryOverReport(previous_run_id, new_run_id, skipped=f"no review store yet ({path})")
     try:
+        store = ReviewStore.open(path)
+        if not store.is_writable:
+            raise StoreNotWritable(path, store.read_only_reason)
         previous = read_run(runs_dir, previous_run_id)
         new = read_run(runs_dir, new_run_id)
-        return carry_over(ReviewStore(path), previous, new)
-    except (ContractError, sqlite3.Error, ReviewError) as exc:
+        return carry_over(store, previous, new)
+    except (ContractError, ReviewError, sqlite3.Error, OSError) as exc:
+        # sqlite3 and OS errors should not get here (the store turns them into ReviewErrors);
+        # a publish that succeeded must not fail because its review could not carry.
         return CarryOverReport(previous_run_id, new_run_id, skipped=f"not carried: {exc}")

@@ -1,26 +1,23 @@
-"""Replay: the decision log applied over a run gives the reviewed state, every run table with
-labels, themes, statuses, notes, merges, splits and moves applied (`reviewed_tables`, and
-`load_state` for a store). Every derived number comes from `pipeline.derive`.
+"""Replay: a run and its decision log in, the reviewed tables out: every run table with labels,
+themes, statuses, notes, merges, splits and moves applied, plus the decisions that could not be
+applied. Every derived number comes from `pipeline.derive`; no store, no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
 from pipeline import derive
 from pipeline.contract import OTHER, UNASSIGNED, Run
-from pipeline.review.errors import ReviewError
-from pipeline.review.store import ReviewStore
 from pipeline.review.vocabulary import (
     UNASSIGNED_KEY,
     Decision,
     cluster_key,
+    decision_problem,
     effective_decisions,
-    log_frame,
 )
 
 
@@ -88,16 +85,41 @@ def _initial_state(run: Run) -> _State:
     return _State(clusters, paper_key, set())
 
 
-def _get(state: _State, key: str, decision: Decision) -> _Cluster:
+class _NotApplicable(Exception):
+    """A logged decision replay cannot apply (its reason is the message); nothing changed."""
+
+
+def _get(state: _State, key: str) -> _Cluster:
     if key not in state.clusters:
-        raise ReviewError(f"decision #{decision.seq} names cluster {key}, which does not exist")
+        raise _NotApplicable(f"it names cluster {key}, which does not exist")
     return state.clusters[key]
 
 
-def _apply(state: _State, d: Decision) -> None:
+def _check_new_clusters(
+    state: _State, replaced: set[str], made: list[tuple[str, int]], what: str
+) -> None:
+    """Clusters a merge or split makes must not take the key or id of a cluster that stays."""
+    staying = [c for k, c in state.clusters.items() if k not in replaced]
+    keys = [k for k, _ in made]
+    ids = [i for _, i in made]
+    if len(set(keys)) < len(keys) or len(set(ids)) < len(ids):
+        raise _NotApplicable(f"its {what} repeat a cluster key or id")
+    taken = {c.key for c in staying} & set(keys) or {c.cluster_id for c in staying} & set(ids)
+    if taken:
+        raise _NotApplicable(f"its {what} take the key or id of another cluster ({taken.pop()})")
+
+
+def _apply(state: _State, d: Decision, themes: set[str]) -> None:
+    """Apply one decision to the state. Everything is checked before anything changes, so a
+    decision that cannot be applied (_NotApplicable) leaves the state as it was."""
+    problem = decision_problem(d.action, d.target, d.after)
+    if problem is not None:
+        raise _NotApplicable(problem)
     t, a = d.target, d.after
     if d.action in ("rename", "set_theme", "set_status", "note"):
-        c = _get(state, t["cluster_key"], d)
+        c = _get(state, t["cluster_key"])
+        if d.action == "set_theme" and a["theme_id"] not in themes:
+            raise _NotApplicable(f"theme {a['theme_id']!r} is not a theme of the run")
         c.n_decisions += 1
         if d.action == "rename":
             c.label, c.is_renamed = a["label"], True
@@ -108,7 +130,11 @@ def _apply(state: _State, d: Decision) -> None:
         else:
             c.notes.append(a["text"])
     elif d.action == "merge":
-        parts = [_get(state, c["cluster_key"], d) for c in t["clusters"]]
+        parts = [_get(state, c["cluster_key"]) for c in t["clusters"]]
+        gone = {p.key for p in parts}
+        if len(gone) < 2 or UNASSIGNED_KEY in gone:
+            raise _NotApplicable("a merge needs two or more distinct clusters, not unassigned")
+        _check_new_clusters(state, gone, [(a["cluster_key"], int(a["cluster_id"]))], "result")
         merged = _Cluster(
             a["cluster_key"],
             int(a["cluster_id"]),
@@ -123,7 +149,6 @@ def _apply(state: _State, d: Decision) -> None:
             has_moves=any(p.has_moves for p in parts),
             n_decisions=sum(p.n_decisions for p in parts) + 1,
         )
-        gone = {p.key for p in parts}
         for key in gone:
             del state.clusters[key]
         state.clusters[merged.key] = merged
@@ -131,7 +156,11 @@ def _apply(state: _State, d: Decision) -> None:
             if key in gone:
                 state.paper_key[pid] = merged.key
     elif d.action == "split":
-        source = _get(state, t["cluster_key"], d)
+        source = _get(state, t["cluster_key"])
+        if source.key == UNASSIGNED_KEY:
+            raise _NotApplicable("the unassigned papers cannot be split")
+        made = [(p["cluster_key"], int(p["cluster_id"])) for p in a["parts"]]
+        _check_new_clusters(state, {source.key}, made, "parts")
         del state.clusters[source.key]
         first_key = a["parts"][0]["cluster_key"]
         for part in a["parts"]:
@@ -155,26 +184,44 @@ def _apply(state: _State, d: Decision) -> None:
             if key == source.key:
                 state.paper_key[pid] = first_key
     elif d.action == "move":
-        dest = _get(state, a["cluster_key"], d)
+        dest = _get(state, a["cluster_key"])
+        unknown = [pid for pid in t["paper_ids"] if pid not in state.paper_key]
+        if unknown:
+            raise _NotApplicable(f"it moves papers not in the run: {', '.join(unknown[:3])}")
         dest.has_moves = True
         dest.n_decisions += 1
         for pid in t["paper_ids"]:
-            if pid not in state.paper_key:
-                raise ReviewError(f"decision #{d.seq} moves paper {pid}, which is not in the run")
             old = state.clusters.get(state.paper_key[pid])
             if old is not None:
                 old.has_moves = True
             state.paper_key[pid] = dest.key
             state.moved.add(pid)
-    else:
-        raise ReviewError(f"decision #{d.seq}: unknown action {d.action!r}")
 
 
-def _replay(run: Run, log: pd.DataFrame | Iterable[Decision] | None) -> _State:
+@dataclass(frozen=True)
+class SkippedDecision:
+    """A logged decision replay could not apply (an old or foreign row): which, and why."""
+
+    decision_id: int
+    seq: int
+    action: str
+    reason: str
+
+
+def _replay(
+    run: Run, log: pd.DataFrame | Iterable[Decision] | None
+) -> tuple[_State, tuple[SkippedDecision, ...]]:
     state = _initial_state(run)
+    themes = {*run.themes["theme_id"], OTHER}
+    skipped = []
     for decision in effective_decisions(log):
-        _apply(state, decision)
-    return state
+        try:
+            _apply(state, decision, themes)
+        except _NotApplicable as exc:
+            skipped.append(
+                SkippedDecision(decision.decision_id, decision.seq, decision.action, str(exc))
+            )
+    return state, tuple(skipped)
 
 
 # Extra columns `reviewed_tables` adds (the README documents each).
@@ -204,19 +251,34 @@ REVIEW_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class ReplayResult:
+    """The reviewed tables of a run, and the logged decisions replay skipped."""
+
+    tables: dict[str, pd.DataFrame]
+    skipped: tuple[SkippedDecision, ...]
+
+
 def reviewed_tables(
     run: Run, log: pd.DataFrame | Iterable[Decision] | None
 ) -> dict[str, pd.DataFrame]:
+    """The run's tables with the review applied (`replay(run, log).tables`)."""
+    return replay(run, log).tables
+
+
+def replay(run: Run, log: pd.DataFrame | Iterable[Decision] | None) -> ReplayResult:
     """The run's tables with the review applied: every table of the run, same columns, plus the
-    REVIEW_COLUMNS markers on `assignments` and `clusters`.
+    REVIEW_COLUMNS markers on `assignments` and `clusters`; and the decisions it skipped.
 
     Labels, themes, statuses, notes, merges, splits and moves are applied; the sizes, dates,
     centres and dominant themes of the clusters a decision touched, and the theme counts, are
     recomputed from the reviewed assignments through `pipeline.derive`. `log` is a store log
     frame or a list of decisions of this run (an empty log gives the run as it is, with the
-    markers).
+    markers). A decision that cannot be applied (an old or foreign row: malformed, or naming a
+    cluster, paper or theme that is not there) is skipped and listed in `skipped`; it never
+    stops the replay.
     """
-    state = _replay(run, log)
+    state, skipped = _replay(run, log)
     tables = dict(run.tables)
     assignments = run.assignments.copy()
     key_id = {c.key: c.cluster_id for c in state.clusters.values()}
@@ -297,7 +359,7 @@ def reviewed_tables(
 
     if changed_membership or theme_changed:
         tables["themes"] = derive.with_theme_counts(run.themes, assignments["theme_id"], clusters)
-    return tables
+    return ReplayResult(tables, skipped)
 
 
 def _cluster_facts(cluster_id: int, members: pd.DataFrame, papers: pd.DataFrame) -> dict:
@@ -316,72 +378,3 @@ def _cluster_facts(cluster_id: int, members: pd.DataFrame, papers: pd.DataFrame)
         cluster_id=cluster_id, published=papers.loc[members["paper_id"], "published"].to_numpy()
     )
     return derive.cluster_facts(facts).iloc[0].to_dict()
-
-
-@dataclass(frozen=True)
-class ReviewState:
-    """A run's reviewed state at one version: what the UI shows and decides on."""
-
-    run_id: str
-    version: int
-    tables: dict[str, pd.DataFrame]
-    log: pd.DataFrame
-
-    @property
-    def clusters(self) -> pd.DataFrame:
-        return self.tables["clusters"]
-
-    @property
-    def assignments(self) -> pd.DataFrame:
-        return self.tables["assignments"]
-
-    def cluster(self, cluster_id: int) -> pd.Series:
-        """One reviewed cluster's row; ReviewError when it does not exist (any more)."""
-        match = self.clusters[self.clusters["cluster_id"] == int(cluster_id)]
-        if match.empty:
-            raise ReviewError(f"cluster {cluster_id} does not exist in the reviewed state")
-        return match.iloc[0]
-
-    def paper_ids(self, cluster_id: int) -> list[str]:
-        """Member paper ids of a reviewed cluster, in papers order."""
-        a = self.assignments
-        return a.loc[a["cluster_id"] == int(cluster_id), "paper_id"].tolist()
-
-    def cluster_target(self, cluster_id: int) -> dict[str, Any]:
-        """What a decision about a cluster records: its key, id, label and member paper ids."""
-        row = self.cluster(cluster_id)
-        return {
-            "cluster_key": row["cluster_key"],
-            "cluster_id": int(row["cluster_id"]),
-            "label": row["label"],
-            "paper_ids": self.paper_ids(cluster_id),
-        }
-
-    def move_destination(self, cluster_id: int) -> dict[str, Any]:
-        """Where a move sends papers (key, id, label): a cluster, or with UNASSIGNED (-1) the
-        unassigned papers."""
-        if int(cluster_id) == UNASSIGNED:
-            return {"cluster_key": UNASSIGNED_KEY, "cluster_id": UNASSIGNED, "label": "unassigned"}
-        row = self.cluster(cluster_id)
-        return {
-            "cluster_key": row["cluster_key"],
-            "cluster_id": int(row["cluster_id"]),
-            "label": row["label"],
-        }
-
-    def paper_places(self, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Each paper's cluster key and id now (what a move records as `before`)."""
-        a = self.assignments.set_index("paper_id")
-        return {
-            p: {"cluster_key": a.at[p, "cluster_key"], "cluster_id": int(a.at[p, "cluster_id"])}
-            for p in paper_ids
-        }
-
-
-def load_state(store: ReviewStore, run: Run, version: int | None = None) -> ReviewState:
-    """Read the log and derive the run's reviewed state (at `version`, default the latest)."""
-    decisions = store.decisions(run.run_id)
-    if version is not None:
-        decisions = [d for d in decisions if d.seq <= version]
-    version = decisions[-1].seq if decisions else 0
-    return ReviewState(run.run_id, version, reviewed_tables(run, decisions), log_frame(decisions))

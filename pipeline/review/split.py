@@ -13,7 +13,7 @@ import pandas as pd
 from pipeline.contract import UNASSIGNED, Run
 from pipeline.review.actions import append_decision
 from pipeline.review.errors import ReviewError, StaleStateError
-from pipeline.review.replay import ReviewState
+from pipeline.review.state import ReviewState
 from pipeline.review.store import ReviewStore
 from pipeline.review.vocabulary import Decision, cluster_key
 

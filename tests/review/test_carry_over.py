@@ -179,8 +179,9 @@ def test_carry_over_through_the_real_pipeline(tmp_path):
         assert new_state.cluster(m.new_cluster_id)["label"] == f"topic {majority}"
 
 
-def test_pipeline_run_command_reports_the_carry_over(tmp_path, monkeypatch, capsys):
-    """`python -m pipeline run` (fake embedder swapped in) prints what carried over."""
+@pytest.fixture
+def fake_cli(tmp_path, monkeypatch):
+    """`python -m pipeline run` with the fake embedder swapped in; returns (run it, runs folder)."""
     papers, _ = planted_corpus(n_per_topic=20, seed=0)
     cache = EmbedConfig(cache_dir=str(tmp_path / "cache"))
 
@@ -190,15 +191,41 @@ def test_pipeline_run_command_reports_the_carry_over(tmp_path, monkeypatch, caps
 
     monkeypatch.setattr(pipeline.run, "run_pipeline", fake_run_pipeline)
     runs = tmp_path / "runs"
-    assert main(["run", "ignored.txt", "--out", str(runs), "--no-progress"]) == 0
+
+    def run_command(*extra: str) -> int:
+        return main(["run", "ignored.txt", "--out", str(runs), "--no-progress", *extra])
+
+    return run_command, runs
+
+
+def test_pipeline_run_command_reports_the_carry_over(fake_cli, capsys):
+    """`python -m pipeline run` (fake embedder swapped in) prints what carried over."""
+    run_command, runs = fake_cli
+    assert run_command() == 0
     assert "carry-over" not in capsys.readouterr().out  # no previous run
     first = contract.read_run(runs)
     store = review.ReviewStore(review.default_store_path(runs))
     review.rename(store, review.load_state(store, first), 0, "Reviewed name", reviewer="ann")
-    assert main(["run", "ignored.txt", "--out", str(runs), "--seed", "7", "--no-progress"]) == 0
+    assert run_command("--seed", "7") == 0
     out = capsys.readouterr().out
     second = contract.read_run(runs)
     assert f"review carry-over from {first.run_id} to {second.run_id}" in out
     assert "'Reviewed name'" in out and "Reviewed name" in set(
         review.load_state(store, second).clusters["label"]
     )
+
+
+def test_pipeline_run_with_an_unreadable_store_says_not_carried(fake_cli, capsys):
+    """A damaged review store: the run still succeeds and says why nothing carried, naming the
+    file, which it leaves untouched."""
+    run_command, runs = fake_cli
+    assert run_command() == 0
+    path = review.default_store_path(runs)
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 2000)  # a header, then garbage
+    damaged = path.read_bytes()
+    assert run_command("--seed", "7") == 0
+    captured = capsys.readouterr()
+    line = next(x for x in captured.out.splitlines() if "review carry-over" in x)
+    assert "not carried: review log unreadable" in line and str(path) in line
+    assert "Traceback" not in captured.err and path.read_bytes() == damaged
+    assert len(contract.list_runs(runs)) == 2

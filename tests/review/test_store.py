@@ -41,7 +41,7 @@ def _append_with_retry(
 
 def test_store_is_wal_with_full_sync(tmp_path):
     """The store file runs in WAL mode and every connection syncs fully on commit."""
-    store = review.ReviewStore(tmp_path / "r.sqlite")
+    store = review.ReviewStore.open(tmp_path / "r.sqlite")
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.settings() == {"journal_mode": "wal", "synchronous": 2}  # 2 = FULL
@@ -64,7 +64,7 @@ def test_decisions_survive_reopening_the_store(tmp_path):
 def test_killed_writer_loses_nothing_acknowledged(tmp_path):
     """A writer process killed mid-stream loses none of the decisions it had acknowledged."""
     path = tmp_path / "r.sqlite"
-    review.ReviewStore(path)
+    review.ReviewStore.open(path)
     script = textwrap.dedent(f"""
         import sys
         from pipeline import review
@@ -120,7 +120,7 @@ def test_concurrent_thread_writers_lose_and_duplicate_nothing(tmp_path):
 def test_concurrent_process_writers_lose_and_duplicate_nothing(tmp_path):
     """Four processes appending on shared state leave every decision exactly once, seqs 1..n."""
     path = tmp_path / "r.sqlite"
-    review.ReviewStore(path)
+    review.ReviewStore.open(path)
     n_procs, n_each = 4, 10
     script = textwrap.dedent(f"""
         import sys
@@ -196,8 +196,9 @@ def test_undo_takes_back_the_latest_decision_in_effect(tmp_path):
     store = review.ReviewStore(tmp_path / "r.sqlite")
     for i, label in enumerate(["a", "b", "c"]):
         store.append("run", "rename", TARGET, {"label": label}, reviewer="ann", base_version=i)
-    for v in (3, 4):
-        store.append("run", "undo", {}, {}, reviewer="ann", base_version=v)
+    for v, seq in ((3, 3), (4, 2)):  # undo "c", then "b"
+        undone = {"decision_id": seq, "seq": seq, "action": "rename"}
+        store.append("run", "undo", undone, {"summary": "undo"}, reviewer="ann", base_version=v)
     effective = review.effective_decisions(store.decisions("run"))
     assert [d.after["label"] for d in effective] == ["a"]
     log = store.log("run")
