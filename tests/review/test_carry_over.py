@@ -145,8 +145,7 @@ def test_nothing_to_carry_without_a_review(tmp_path):
 
 
 def test_carry_over_through_the_real_pipeline(tmp_path):
-    """Pipeline re-run (fake embedder) with another seed and added papers: the review of each
-    planted topic's cluster carries to the new cluster of the same topic."""
+    """A re-run with another seed and more papers carries each topic's review to its cluster."""
     config = PipelineConfig(embed=EmbedConfig(cache_dir=str(tmp_path / "cache")))
     runs, themes = tmp_path / "runs", parse_themes(PLANTED_THEMES_TOML)
     papers, topics = planted_corpus(n_per_topic=30, seed=0)
@@ -216,8 +215,7 @@ def test_pipeline_run_command_reports_the_carry_over(fake_cli, capsys):
 
 
 def test_pipeline_run_with_an_unreadable_store_says_not_carried(fake_cli, capsys):
-    """A damaged review store: the run still succeeds and says why nothing carried, naming the
-    file, which it leaves untouched."""
+    """With a damaged store the run succeeds, says "not carried" naming the file, keeps it."""
     run_command, runs = fake_cli
     assert run_command() == 0
     path = review.default_store_path(runs)

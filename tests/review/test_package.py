@@ -13,8 +13,7 @@ DASHBOARD_MAY_IMPORT = ("pipeline.contract", "pipeline.derive", "pipeline.review
 
 
 def test_review_package_imports_no_heavy_libraries():
-    """pipeline.review (the dashboard's import) loads neither torch, umap, bertopic, streamlit
-    nor sentence-transformers."""
+    """pipeline.review loads no torch, umap, bertopic, streamlit or sentence-transformers."""
     code = (
         "import sys, pipeline.review; "
         "print([m for m in ('torch', 'umap', 'bertopic', 'streamlit', 'sentence_transformers') "
