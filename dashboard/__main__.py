@@ -59,7 +59,7 @@ def _pack(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from pipeline.contract import ContractError
-    from pipeline.decisions import ReviewError
+    from pipeline.review import ReviewError
 
     args = build_parser().parse_args(argv)
     try:

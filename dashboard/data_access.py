@@ -2,7 +2,7 @@
 `pipeline.contract` from $RTE_RUNS_DIR (default data/runs) and serves the derived views.
 
 Every page gets its tables from `view_tables(run_id)`, the run with its review decisions
-applied (renames, merges, moves: `pipeline.decisions.load_state`, called in `_review_state`).
+applied (renames, merges, moves: `pipeline.review.load_state`, called in `_review_state`).
 Cached objects are shared between sessions: treat returned DataFrames and arrays as read-only
 (copy before changing).
 """
@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import figures, layers, palette, transforms
-from pipeline import contract, decisions, derive
+from pipeline import contract, derive, review
 
 RUNS_ENV = "RTE_RUNS_DIR"
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,14 +60,14 @@ REVIEW_ENV = "RTE_REVIEW_DB"  # review store file; default review.sqlite beside 
 
 
 @st.cache_resource(show_spinner=False)
-def _review_store(path: str) -> decisions.ReviewStore:
-    return decisions.ReviewStore(path)
+def _review_store(path: str) -> review.ReviewStore:
+    return review.ReviewStore(path)
 
 
-def review_store() -> decisions.ReviewStore:
+def review_store() -> review.ReviewStore:
     """The review decision store: $RTE_REVIEW_DB, else review.sqlite beside the runs folder."""
     configured = os.environ.get(REVIEW_ENV)
-    path = Path(configured).expanduser() if configured else decisions.default_store_path(runs_dir())
+    path = Path(configured).expanduser() if configured else review.default_store_path(runs_dir())
     return _review_store(str(path))
 
 
@@ -78,11 +78,11 @@ def review_token(run_id: str) -> str:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Applying review decisions…")
-def _review_state(folder: str, run_id: str, token: str) -> decisions.ReviewState:
-    return decisions.load_state(review_store(), _load_run(folder, run_id), int(token))
+def _review_state(folder: str, run_id: str, token: str) -> review.ReviewState:
+    return review.load_state(review_store(), _load_run(folder, run_id), int(token))
 
 
-def review_state(run_id: str) -> decisions.ReviewState:
+def review_state(run_id: str) -> review.ReviewState:
     """The run's reviewed state (tables in run-table form, log, version) at the current version."""
     return _review_state(str(runs_dir()), run_id, review_token(run_id))
 

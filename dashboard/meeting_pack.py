@@ -14,8 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import exports, figures, layers, palette, transforms
-from pipeline import contract
-from pipeline import decisions as D
+from pipeline import contract, review
 
 N_TOP_PAPERS = 5  # papers per cluster on a slide
 LOG_CSV_COLUMNS = (
@@ -69,7 +68,7 @@ def pack_figures(
 
 def cluster_order(clusters: pd.DataFrame) -> pd.DataFrame:
     """Clusters in meeting order: largest first, the unassigned papers last."""
-    real = clusters[clusters["cluster_id"] != D.UNASSIGNED]
+    real = clusters[clusters["cluster_id"] != contract.UNASSIGNED]
     return real.sort_values(["n_papers", "cluster_id"], ascending=[False, True])
 
 
@@ -103,7 +102,7 @@ def meeting_html(
     reviewers is HTML-escaped."""
     clusters = cluster_order(tables["clusters"])
     themes = tables["themes"].set_index("theme_id")["name"].to_dict()
-    n_unassigned = int((tables["assignments"]["cluster_id"] == D.UNASSIGNED).sum())
+    n_unassigned = int((tables["assignments"]["cluster_id"] == contract.UNASSIGNED).sum())
     statuses = clusters["status"].value_counts().to_dict()
     charts = [
         figs["timeline"].to_html(include_plotlyjs=True, full_html=False, div_id="theme-timeline"),
@@ -305,7 +304,7 @@ def build_meeting_pack(
 ) -> MeetingPack:
     """Write `<run_id>-meeting.html`, `-meeting.pptx` and `-decisions.csv` into `out_dir`.
 
-    `tables` are the reviewed tables (`pipeline.decisions.reviewed_tables`), `log` the run's
+    `tables` are the reviewed tables (`pipeline.review.reviewed_tables`), `log` the run's
     log frame. `images=False` skips kaleido (text placeholders in the deck)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -334,6 +333,6 @@ def pack_for_run(
 ) -> MeetingPack:
     """Read a run and its review, then write its meeting pack (what the CLI calls)."""
     run = contract.read_run(runs_dir, run_id)
-    store = D.ReviewStore(store_path or D.default_store_path(runs_dir))
-    state = D.load_state(store, run)
+    store = review.ReviewStore(store_path or review.default_store_path(runs_dir))
+    state = review.load_state(store, run)
     return build_meeting_pack(run, state.tables, state.log, out_dir, images=images)

@@ -10,10 +10,17 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data_access, state
-from pipeline import decisions as D
+from pipeline.review import (
+    ReviewError,
+    ReviewState,
+    SplitPreview,
+    StaleStateError,
+    describe,
+    preview_split,
+)
 
 
-def begin(review: D.ReviewState) -> int:
+def begin(review: ReviewState) -> int:
     """Record that this run of the page draws `review`; return the version drawn last time
     (a decision made now was made on that version)."""
     key = state.REVIEW_SEEN + review.run_id
@@ -55,27 +62,28 @@ def flash() -> None:
 class Decider:
     """Makes one decision on the state this browser saw, then reruns the page.
 
-    `decide(D.rename, cluster_id, "name")` calls `D.rename(store, review, cluster_id, "name",
-    reviewer=...)`. A state that changed since the page was drawn is refused (StaleStateError),
-    and so is one that changes between this check and the write (the store checks again)."""
+    `decide(rename, cluster_id, "name")` calls `rename(store, review, cluster_id, "name",
+    reviewer=...)` (`rename` from pipeline.review). A state that changed since the page was drawn
+    is refused (StaleStateError), and so is one that changes between this check and the write
+    (the store checks again)."""
 
-    def __init__(self, review: D.ReviewState, seen: int, reviewer: str):
+    def __init__(self, review: ReviewState, seen: int, reviewer: str):
         self.review, self.seen, self.reviewer = review, seen, reviewer
 
     def __call__(self, action: Callable, *args, goto: Callable | None = None, **kwargs) -> None:
         """`goto(decision)` may name the cluster to show next (e.g. the result of a merge)."""
         try:
             if self.seen != self.review.version:
-                raise D.StaleStateError(self.review.run_id, self.seen, self.review.version)
+                raise StaleStateError(self.review.run_id, self.seen, self.review.version)
             decision = action(
                 data_access.review_store(), self.review, *args, reviewer=self.reviewer, **kwargs
             )
-        except D.StaleStateError as exc:
+        except StaleStateError as exc:
             st.session_state[state.REVIEW_FLASH] = ("stale", str(exc))
-        except D.ReviewError as exc:
+        except ReviewError as exc:
             st.session_state[state.REVIEW_FLASH] = ("error", str(exc))
         else:
-            st.session_state[state.REVIEW_FLASH] = ("ok", f"Saved: {D.describe(decision)}")
+            st.session_state[state.REVIEW_FLASH] = ("ok", f"Saved: {describe(decision)}")
             if goto is not None:
                 st.session_state[state.REVIEW_GOTO] = goto(decision)
         st.rerun()
@@ -92,17 +100,17 @@ def select_cluster(key: str, options: list[int], default: int) -> None:
     st.session_state[key] = chosen if chosen in options else default
 
 
-def make_split_preview(run_id: str, review: D.ReviewState, cluster_id: int, k: int) -> None:
+def make_split_preview(run_id: str, review: ReviewState, cluster_id: int, k: int) -> None:
     """Compute a split preview (seeded KMeans on the stored embeddings) and keep it."""
     try:
-        preview = D.preview_split(data_access.load_run(run_id), review, cluster_id, k)
-    except D.ReviewError as exc:
+        preview = preview_split(data_access.load_run(run_id), review, cluster_id, k)
+    except ReviewError as exc:
         st.error(str(exc))
         return
     st.session_state[state.SPLIT_PREVIEW] = preview
 
 
-def current_preview(cluster_id: int, review: D.ReviewState) -> D.SplitPreview | None:
+def current_preview(cluster_id: int, review: ReviewState) -> SplitPreview | None:
     """The kept preview when it belongs to this cluster and state."""
     preview = st.session_state.get(state.SPLIT_PREVIEW)
     if (
@@ -124,7 +132,7 @@ def drop_preview() -> None:
     st.session_state.pop(state.SPLIT_PREVIEW, None)
 
 
-def member_table(review: D.ReviewState, cluster_id: int) -> pd.DataFrame:
+def member_table(review: ReviewState, cluster_id: int) -> pd.DataFrame:
     """The papers of a reviewed cluster: paper_id, title, date, moved (plain text cells)."""
     a = review.assignments
     members = a[a["cluster_id"] == cluster_id]
@@ -173,7 +181,7 @@ def log_filters(log: pd.DataFrame) -> pd.DataFrame:
     return view[cols].sort_values("seq", ascending=False)
 
 
-def build_pack(run_id: str, review: D.ReviewState) -> None:
+def build_pack(run_id: str, review: ReviewState) -> None:
     """Build the meeting pack of the reviewed state and keep its files for download."""
     import tempfile
 
@@ -185,7 +193,7 @@ def build_pack(run_id: str, review: D.ReviewState) -> None:
     st.session_state[state.MEETING_PACK] = (run_id, review.version, files, pack.has_images)
 
 
-def pack_downloads(review: D.ReviewState) -> None:
+def pack_downloads(review: ReviewState) -> None:
     """Download buttons for the last pack built for this run (says when it is outdated)."""
     kept = st.session_state.get(state.MEETING_PACK)
     if not kept or kept[0] != review.run_id:

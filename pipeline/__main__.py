@@ -142,8 +142,8 @@ def register_run(sub) -> None:
 def _run_run(args) -> int:
     from pipeline import contract
     from pipeline.config import ConfigError, load_config
-    from pipeline.decisions import carry_over_runs
     from pipeline.ingest import IngestError
+    from pipeline.review import carry_over_runs
     from pipeline.run import RunError, run_pipeline, with_seed
     from pipeline.themes import ThemesFileError
 

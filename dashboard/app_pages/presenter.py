@@ -7,8 +7,8 @@ import streamlit as st
 from dashboard import data_access, figures, frame, review_ui, state, transforms
 from dashboard.meeting_pack import cluster_order
 from dashboard.transforms import escape_markdown
-from pipeline import decisions as D
 from pipeline import derive
+from pipeline.review import add_note, rename, set_status
 
 ctx = frame.view()
 review = data_access.review_state(ctx.run_id)
@@ -113,7 +113,7 @@ for col, status in zip(
         disabled=not reviewer,
         type="primary" if row["status"] == status else "secondary",
     ):
-        decide(D.set_status, cluster_id, status)
+        decide(set_status, cluster_id, status)
 r1, r2 = st.columns(2)
 with r1:
     name = st.text_input(
@@ -122,13 +122,13 @@ with r1:
         key=state.versioned(state.PRESENTER_LABEL, row["cluster_key"], review.version),
     )
     if st.button("Save name", key=state.PRESENTER_RENAME, disabled=not reviewer):
-        decide(D.rename, cluster_id, name)
+        decide(rename, cluster_id, name)
 with r2:
     note = st.text_input(
         "Note", key=state.versioned(state.PRESENTER_NOTE, row["cluster_key"], review.version)
     )
     if st.button("Add note", key=state.PRESENTER_NOTE_GO, disabled=not reviewer):
-        decide(D.add_note, cluster_id, note)
+        decide(add_note, cluster_id, note)
 
 with st.expander(f"Agenda ({len(keys)} clusters)"):
     table = agenda[["cluster_id", "label", "n_papers", "status"]].reset_index(drop=True)

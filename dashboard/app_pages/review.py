@@ -1,13 +1,26 @@
 """Review page: per cluster status, name, theme and notes; merge, split (preview, accept), move
 papers, the unassigned-papers queue, the filterable decision log and undo. Every decision goes
-to the review store (pipeline.decisions) and is refused when someone else changed the state
+to the review store (pipeline.review) and is refused when someone else changed the state
 since this page was drawn."""
 
 import streamlit as st
 
 from dashboard import data_access, frame, review_ui, state
 from dashboard.transforms import escape_markdown
-from pipeline import decisions as D
+from pipeline.contract import UNASSIGNED
+from pipeline.review import (
+    STATUSES,
+    accept_split,
+    add_note,
+    describe,
+    effective_decisions,
+    merge,
+    move,
+    rename,
+    set_status,
+    set_theme,
+    undo,
+)
 
 ctx = frame.view()
 review = data_access.review_state(ctx.run_id)
@@ -17,7 +30,7 @@ labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
 themes = dict(zip(ctx.tables["themes"]["theme_id"], ctx.tables["themes"]["name"], strict=True))
 sizes = dict(zip(clusters["cluster_id"], clusters["n_papers"], strict=True))
 edited = dict(zip(clusters["cluster_id"], clusters["is_edited"], strict=True))
-n_unassigned = int((review.assignments["cluster_id"] == D.UNASSIGNED).sum())
+n_unassigned = int((review.assignments["cluster_id"] == UNASSIGNED).sum())
 
 st.title("Review")
 review_ui.flash()
@@ -30,14 +43,14 @@ st.caption(
 
 
 def _cluster_name(c):
-    if c == D.UNASSIGNED:
+    if c == UNASSIGNED:
         return f"Unassigned papers — queue to place ({n_unassigned})"
     return f"{labels[c]}{' ✎' if edited[c] else ''} (#{c}, {sizes[c]} papers)"
 
 
-ordered = sorted(labels, key=lambda c: (c != D.UNASSIGNED, c))
-if D.UNASSIGNED not in labels:
-    ordered = [D.UNASSIGNED, *ordered]
+ordered = sorted(labels, key=lambda c: (c != UNASSIGNED, c))
+if UNASSIGNED not in labels:
+    ordered = [UNASSIGNED, *ordered]
 review_ui.select_cluster(
     state.REVIEW_CLUSTER, ordered, ordered[1] if len(ordered) > 1 else ordered[0]
 )
@@ -61,7 +74,7 @@ def _button(key: str) -> str:
     return state.keyed(key, cluster_id)
 
 
-if cluster_id == D.UNASSIGNED:
+if cluster_id == UNASSIGNED:
     st.subheader("Unassigned papers")
     st.caption("Papers no cluster took. Select some and place them in a cluster.")
 else:
@@ -81,13 +94,13 @@ else:
     left, right = st.columns(2)
     with left:
         status = st.segmented_control(
-            "Status", list(D.STATUSES), default=row["status"], key=_input(state.REVIEW_STATUS)
+            "Status", list(STATUSES), default=row["status"], key=_input(state.REVIEW_STATUS)
         )
         if st.button("Save status", key=_button(state.REVIEW_STATUS_GO), disabled=not reviewer):
-            decide(D.set_status, cluster_id, status or row["status"])
+            decide(set_status, cluster_id, status or row["status"])
         name = st.text_input("Name", value=row["label"], key=_input(state.REVIEW_LABEL))
         if st.button("Rename", key=_button(state.REVIEW_RENAME), disabled=not reviewer):
-            decide(D.rename, cluster_id, name)
+            decide(rename, cluster_id, name)
         theme_ids = list(themes) + ([] if "other" in themes else ["other"])
         theme = st.selectbox(
             "Theme",
@@ -97,16 +110,16 @@ else:
             key=_input(state.REVIEW_THEME),
         )
         if st.button("Set theme", key=_button(state.REVIEW_THEME_GO), disabled=not reviewer):
-            decide(D.set_theme, cluster_id, theme)
+            decide(set_theme, cluster_id, theme)
     with right:
         for note in row["notes"]:
             st.text(f"• {note}")
         text = st.text_area("Add a note", key=_input(state.REVIEW_NOTE), height=90)
         if st.button("Add note", key=_button(state.REVIEW_NOTE_GO), disabled=not reviewer):
-            decide(D.add_note, cluster_id, text)
+            decide(add_note, cluster_id, text)
 
     with st.expander("Merge with other clusters"):
-        others = [c for c in ordered if c not in (cluster_id, D.UNASSIGNED)]
+        others = [c for c in ordered if c not in (cluster_id, UNASSIGNED)]
         chosen = st.multiselect(
             "Merge into this cluster",
             others,
@@ -120,7 +133,7 @@ else:
             "Merge", key=_button(state.REVIEW_MERGE_GO), disabled=not (reviewer and chosen)
         ):
             decide(
-                D.merge,
+                merge,
                 [cluster_id, *chosen],
                 label=merged_name or None,
                 goto=lambda d: d.after["cluster_id"],
@@ -164,12 +177,12 @@ else:
                 disabled=not reviewer,
             ):
                 review_ui.drop_preview()
-                decide(D.accept_split, preview, labels=names)
+                decide(accept_split, preview, labels=names)
             if b.button("Discard preview", key=_button(state.REVIEW_SPLIT_CANCEL)):
                 review_ui.drop_preview()
                 st.rerun()
 
-st.subheader("Papers" + (" to place" if cluster_id == D.UNASSIGNED else " in this cluster"))
+st.subheader("Papers" + (" to place" if cluster_id == UNASSIGNED else " in this cluster"))
 members = review_ui.member_table(review, cluster_id)
 picked = st.dataframe(
     members,
@@ -194,7 +207,7 @@ destination = st.selectbox(
 if st.button(
     "Move papers", key=_button(state.REVIEW_MOVE_GO), disabled=not (reviewer and selected)
 ):
-    decide(D.move, selected, destination)
+    decide(move, selected, destination)
 
 st.divider()
 st.subheader("Decision log")
@@ -207,13 +220,13 @@ st.dataframe(
         "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")
     },
 )
-effective = D.effective_decisions(review.log)
+effective = effective_decisions(review.log)
 if st.button(
-    "Undo last decision" + (f": {D.describe(effective[-1])}" if effective else ""),
+    "Undo last decision" + (f": {describe(effective[-1])}" if effective else ""),
     key=state.REVIEW_UNDO,
     disabled=not (reviewer and effective),
 ):
-    decide(D.undo)
+    decide(undo)
 
 st.divider()
 st.subheader("Meeting pack")

@@ -16,7 +16,7 @@ from pptx import Presentation
 
 from dashboard import exports
 from dashboard import meeting_pack as M
-from pipeline import decisions as D
+from pipeline import contract, review
 from tests.review_helpers import base_run
 from tests.run_factory import SCRIPT_TITLE
 
@@ -29,22 +29,22 @@ def reviewed(tmp_path):
     """A run with a hostile rename, a note, a status, a merge and an undone decision."""
     runs = tmp_path / "runs"
     run = base_run(runs)
-    store = D.ReviewStore(D.default_store_path(runs))
+    store = review.ReviewStore(review.default_store_path(runs))
     for step in (
-        lambda s: D.rename(store, s, 0, NASTY, reviewer="@ann"),
-        lambda s: D.add_note(store, s, 0, "-1+1 see <script>x</script>", reviewer="ann"),
-        lambda s: D.set_status(store, s, 2, "accepted", reviewer="bob"),
-        lambda s: D.merge(store, s, [3, 4], reviewer="bob"),
-        lambda s: D.rename(store, s, 1, "oops", reviewer="bob"),
-        lambda s: D.undo(store, s, reviewer="bob"),
+        lambda s: review.rename(store, s, 0, NASTY, reviewer="@ann"),
+        lambda s: review.add_note(store, s, 0, "-1+1 see <script>x</script>", reviewer="ann"),
+        lambda s: review.set_status(store, s, 2, "accepted", reviewer="bob"),
+        lambda s: review.merge(store, s, [3, 4], reviewer="bob"),
+        lambda s: review.rename(store, s, 1, "oops", reviewer="bob"),
+        lambda s: review.undo(store, s, reviewer="bob"),
     ):
-        step(D.load_state(store, run))
-    state = D.load_state(store, run)
+        step(review.load_state(store, run))
+    state = review.load_state(store, run)
     return runs, run, store, state
 
 
-def _n_real(state: D.ReviewState) -> int:
-    return int((state.clusters["cluster_id"] != D.UNASSIGNED).sum())
+def _n_real(state: review.ReviewState) -> int:
+    return int((state.clusters["cluster_id"] != contract.UNASSIGNED).sum())
 
 
 def test_html_report_has_a_section_per_cluster_and_works_offline(reviewed, tmp_path):

@@ -12,8 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state as S
-from pipeline import contract
-from pipeline import decisions as D
+from pipeline import contract, review
 from tests.run_factory import make_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +29,10 @@ def runs(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def _state(runs: Path) -> D.ReviewState:
-    return D.load_state(D.ReviewStore(D.default_store_path(runs)), contract.read_run(runs, "r1"))
+def _state(runs: Path) -> review.ReviewState:
+    return review.load_state(
+        review.ReviewStore(review.default_store_path(runs)), contract.read_run(runs, "r1")
+    )
 
 
 def _k(runs: Path, key: str, cluster_id: int) -> str:
@@ -135,11 +136,13 @@ def test_move_flow(runs):
     papers = _state(runs).paper_ids(0)[:2]
     at = _open(REVIEW)
     at.multiselect(key=_k(runs, S.REVIEW_MOVE_PAPERS, 0)).set_value(papers).run()
-    at.selectbox(key=_k(runs, S.REVIEW_MOVE_TO, 0)).set_value(D.UNASSIGNED).run()
+    at.selectbox(key=_k(runs, S.REVIEW_MOVE_TO, 0)).set_value(contract.UNASSIGNED).run()
     at.button(key=S.keyed(S.REVIEW_MOVE_GO, 0)).click().run()
     _ok(at)
     a = _state(runs).assignments.set_index("paper_id")
-    assert (a.loc[papers, "cluster_id"] == D.UNASSIGNED).all() and a.loc[papers, "is_moved"].all()
+    assert (a.loc[papers, "cluster_id"] == contract.UNASSIGNED).all() and a.loc[
+        papers, "is_moved"
+    ].all()
 
 
 def test_stale_decision_is_refused_between_two_browsers(runs):
@@ -189,10 +192,10 @@ def test_other_pages_show_the_reviewed_state(runs):
 
 def test_map_page_marks_moved_papers_and_edited_clusters(runs):
     """On the Map page a moved paper's hover says so and a renamed cluster's label has ✎."""
-    store = D.ReviewStore(D.default_store_path(runs))
+    store = review.ReviewStore(review.default_store_path(runs))
     moved = _state(runs).paper_ids(0)[0]
-    D.move(store, _state(runs), [moved], 1, reviewer="Ada")
-    D.rename(store, _state(runs), 2, "Renamed on the map", reviewer="Ada")
+    review.move(store, _state(runs), [moved], 1, reviewer="Ada")
+    review.rename(store, _state(runs), 2, "Renamed on the map", reviewer="Ada")
     at = AppTest.from_file(APP, default_timeout=60)
     at.switch_page("app_pages/map.py")
     at.run()
@@ -207,7 +210,7 @@ def test_map_page_marks_moved_papers_and_edited_clusters(runs):
     state = _state(runs)
     row_of = {pid: i for i, pid in enumerate(state.tables["papers"]["paper_id"])}
     assert [r for r, text in hovers if "moved by review" in text] == [row_of[moved]]
-    clusters = state.clusters[state.clusters["cluster_id"] != D.UNASSIGNED]
+    clusters = state.clusters[state.clusters["cluster_id"] != contract.UNASSIGNED]
     edited = set(clusters.loc[clusters["is_edited"], "label"])
     labels = [a["text"] for a in fig["layout"]["annotations"]]
     assert "Renamed on the map" in edited and len(edited) < len(clusters)
@@ -218,7 +221,7 @@ def test_map_page_marks_moved_papers_and_edited_clusters(runs):
 def test_presenter_navigation_and_decision(runs):
     """The presenter shows '1 of N', moves with Next, and records a status decision."""
     at = _open(PRESENTER)
-    n = int((_state(runs).clusters["cluster_id"] != D.UNASSIGNED).sum())
+    n = int((_state(runs).clusters["cluster_id"] != contract.UNASSIGNED).sum())
     assert f"1 of {n}" in at.get("progress")[0].proto.text
     at.button(key=S.PRESENTER_NEXT).click().run()
     assert f"2 of {n}" in at.get("progress")[0].proto.text

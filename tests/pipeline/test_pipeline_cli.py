@@ -96,11 +96,11 @@ def test_runs_lists_runs_with_latest_marked(tmp_path, capsys):
 
 
 def test_dashboard_modules_import_without_heavy_packages():
-    """pipeline.contract and pipeline.decisions import without torch, UMAP, BERTopic or HDBSCAN."""
+    """pipeline.contract and pipeline.review import without torch, UMAP, BERTopic or HDBSCAN."""
     code = textwrap.dedent(
         """
         import sys
-        import pipeline.contract, pipeline.decisions
+        import pipeline.contract, pipeline.review
         heavy = sorted(m for m in ("torch", "umap", "bertopic", "hdbscan", "sentence_transformers",
                                    "numba", "transformers") if m in sys.modules)
         print(",".join(heavy))

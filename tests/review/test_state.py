@@ -3,16 +3,11 @@ moves and undo, with invariants (every paper once, sizes add up) and visible mar
 
 from __future__ import annotations
 
-import importlib
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from pipeline import contract
-from pipeline import decisions as D
+from pipeline import contract, review
 from tests.review_helpers import base_run
 
 
@@ -22,11 +17,11 @@ def run(tmp_path) -> contract.Run:
 
 
 @pytest.fixture
-def store(tmp_path) -> D.ReviewStore:
-    return D.ReviewStore(tmp_path / "review.sqlite")
+def store(tmp_path) -> review.ReviewStore:
+    return review.ReviewStore(tmp_path / "review.sqlite")
 
 
-def _invariants(state: D.ReviewState, run: contract.Run) -> None:
+def _invariants(state: review.ReviewState, run: contract.Run) -> None:
     a, c = state.assignments, state.clusters
     assert a["paper_id"].tolist() == run.papers["paper_id"].tolist()  # every paper once, in order
     assert set(a["cluster_id"]) <= set(c["cluster_id"])
@@ -42,7 +37,7 @@ def _invariants(state: D.ReviewState, run: contract.Run) -> None:
 
 def test_empty_log_gives_the_run_with_markers(run, store):
     """Without decisions the reviewed tables equal the run's, with every marker false."""
-    state = D.load_state(store, run)
+    state = review.load_state(store, run)
     assert state.version == 0
     pd.testing.assert_frame_equal(
         state.clusters[list(run.clusters.columns)], run.clusters, check_dtype=False
@@ -55,15 +50,15 @@ def test_empty_log_gives_the_run_with_markers(run, store):
 
 def test_rename_status_theme_and_note(run, store):
     """Rename, status, theme and note show on the cluster; the theme reaches its papers."""
-    s = D.load_state(store, run)
-    D.rename(store, s, 0, "  Data   quality ", reviewer="ann")
-    s = D.load_state(store, run)
-    D.set_status(store, s, 0, "needs work", reviewer="ann")
-    s = D.load_state(store, run)
-    D.set_theme(store, s, 0, "control", reviewer="bob")
-    s = D.load_state(store, run)
-    D.add_note(store, s, 0, "check the <b>outliers</b>", reviewer="bob")
-    s = D.load_state(store, run)
+    s = review.load_state(store, run)
+    review.rename(store, s, 0, "  Data   quality ", reviewer="ann")
+    s = review.load_state(store, run)
+    review.set_status(store, s, 0, "needs work", reviewer="ann")
+    s = review.load_state(store, run)
+    review.set_theme(store, s, 0, "control", reviewer="bob")
+    s = review.load_state(store, run)
+    review.add_note(store, s, 0, "check the <b>outliers</b>", reviewer="bob")
+    s = review.load_state(store, run)
     row = s.cluster(0)
     assert (
         row["label"] == "Data quality"
@@ -82,27 +77,27 @@ def test_rename_status_theme_and_note(run, store):
 @pytest.mark.parametrize(
     "bad",
     [
-        lambda st, s: D.rename(st, s, 0, "   ", reviewer="a"),
-        lambda st, s: D.set_status(st, s, 0, "maybe", reviewer="a"),
-        lambda st, s: D.set_theme(st, s, 0, "no-such-theme", reviewer="a"),
-        lambda st, s: D.rename(st, s, 99, "x", reviewer="a"),
-        lambda st, s: D.merge(st, s, [0], reviewer="a"),
-        lambda st, s: D.move(st, s, ["arxiv:nope"], 0, reviewer="a"),
+        lambda st, s: review.rename(st, s, 0, "   ", reviewer="a"),
+        lambda st, s: review.set_status(st, s, 0, "maybe", reviewer="a"),
+        lambda st, s: review.set_theme(st, s, 0, "no-such-theme", reviewer="a"),
+        lambda st, s: review.rename(st, s, 99, "x", reviewer="a"),
+        lambda st, s: review.merge(st, s, [0], reviewer="a"),
+        lambda st, s: review.move(st, s, ["arxiv:nope"], 0, reviewer="a"),
     ],
 )
 def test_invalid_decisions_are_refused_and_not_logged(run, store, bad):
     """Empty names, unknown statuses, themes, clusters or papers raise ReviewError, log nothing."""
-    with pytest.raises(D.ReviewError):
-        bad(store, D.load_state(store, run))
+    with pytest.raises(review.ReviewError):
+        bad(store, review.load_state(store, run))
     assert store.version(run.run_id) == 0
 
 
 def test_merge_combines_clusters(run, store):
     """Merging keeps the smallest id, holds every paper of both and marks the result."""
-    s = D.load_state(store, run)
+    s = review.load_state(store, run)
     both = set(s.paper_ids(1)) | set(s.paper_ids(3))
-    D.merge(store, s, [3, 1], reviewer="ann", label="Merged topic")
-    s = D.load_state(store, run)
+    review.merge(store, s, [3, 1], reviewer="ann", label="Merged topic")
+    s = review.load_state(store, run)
     assert 3 not in set(s.clusters["cluster_id"])
     assert set(s.paper_ids(1)) == both
     row = s.cluster(1)
@@ -115,15 +110,15 @@ def test_merge_combines_clusters(run, store):
 
 def test_split_preview_then_accept(run, store):
     """A split preview is seeded and changes nothing; accepting it makes k marked clusters."""
-    s = D.load_state(store, run)
+    s = review.load_state(store, run)
     members = s.paper_ids(0)
-    preview = D.preview_split(run, s, 0, k=2, seed=3)
-    again = D.preview_split(run, s, 0, k=2, seed=3)
+    preview = review.preview_split(run, s, 0, k=2, seed=3)
+    again = review.preview_split(run, s, 0, k=2, seed=3)
     assert preview.papers.equals(again.papers)
     assert store.version(run.run_id) == 0
     assert sorted(p for part in preview.parts for p in part["paper_ids"]) == sorted(members)
-    D.accept_split(store, s, preview, reviewer="ann", labels=["First half", ""])
-    s = D.load_state(store, run)
+    review.accept_split(store, s, preview, reviewer="ann", labels=["First half", ""])
+    s = review.load_state(store, run)
     ids = [part["cluster_id"] for part in preview.parts]
     assert ids[0] == 0 and ids[1] not in set(run.clusters["cluster_id"])
     split = s.clusters[s.clusters["cluster_id"].isin(ids)]
@@ -136,34 +131,34 @@ def test_split_preview_then_accept(run, store):
 def test_split_recovers_planted_subclusters(tmp_path, store):
     """Splitting a merge of two planted clusters in two recovers them (ARI >= 0.9)."""
     run = base_run(tmp_path / "runs2", n_papers=80, n_clusters=4, run_id="planted")
-    s = D.load_state(store, run)
+    s = review.load_state(store, run)
     truth = {p: 0 for p in s.paper_ids(0)} | {p: 1 for p in s.paper_ids(2)}
-    D.merge(store, s, [0, 2], reviewer="ann")
-    s = D.load_state(store, run)
-    preview = D.preview_split(run, s, 0, k=2)
+    review.merge(store, s, [0, 2], reviewer="ann")
+    s = review.load_state(store, run)
+    preview = review.preview_split(run, s, 0, k=2)
     found = preview.papers.set_index("paper_id")["part"]
     assert adjusted_rand_score([truth[p] for p in found.index], found.to_numpy()) >= 0.9
 
 
 def test_split_preview_goes_stale(run, store):
     """A preview made before another decision cannot be accepted."""
-    s = D.load_state(store, run)
-    preview = D.preview_split(run, s, 0, k=2)
-    D.rename(store, s, 1, "meanwhile", reviewer="bob")
-    with pytest.raises(D.StaleStateError):
-        D.accept_split(store, D.load_state(store, run), preview, reviewer="ann")
-    with pytest.raises(D.StaleStateError):
-        D.accept_split(store, s, preview, reviewer="ann")
+    s = review.load_state(store, run)
+    preview = review.preview_split(run, s, 0, k=2)
+    review.rename(store, s, 1, "meanwhile", reviewer="bob")
+    with pytest.raises(review.StaleStateError):
+        review.accept_split(store, review.load_state(store, run), preview, reviewer="ann")
+    with pytest.raises(review.StaleStateError):
+        review.accept_split(store, s, preview, reviewer="ann")
 
 
 def test_move_papers_between_clusters_and_to_unassigned(run, store):
     """Moved papers land where they were moved, are marked, and sizes follow."""
-    s = D.load_state(store, run)
+    s = review.load_state(store, run)
     to_two, to_none = s.paper_ids(0)[:3], s.paper_ids(1)[:2]
-    D.move(store, s, to_two, 2, reviewer="ann")
-    s = D.load_state(store, run)
-    D.move(store, s, to_none, D.UNASSIGNED, reviewer="ann")
-    s = D.load_state(store, run)
+    review.move(store, s, to_two, 2, reviewer="ann")
+    s = review.load_state(store, run)
+    review.move(store, s, to_none, contract.UNASSIGNED, reviewer="ann")
+    s = review.load_state(store, run)
     a = s.assignments.set_index("paper_id")
     assert (a.loc[to_two, "cluster_id"] == 2).all() and (a.loc[to_none, "cluster_id"] == -1).all()
     assert a["is_moved"].sum() == 5 and a.loc[to_two + to_none, "is_moved"].all()
@@ -174,39 +169,28 @@ def test_move_papers_between_clusters_and_to_unassigned(run, store):
 
 def test_undo_restores_the_previous_state(run, store):
     """Undoing a merge and then a rename gives back the run's own clusters exactly."""
-    s = D.load_state(store, run)
-    D.rename(store, s, 2, "renamed", reviewer="ann")
-    s = D.load_state(store, run)
-    D.merge(store, s, [1, 2], reviewer="ann")
-    s = D.load_state(store, run)
-    D.undo(store, s, reviewer="bob")
-    s = D.load_state(store, run)
+    s = review.load_state(store, run)
+    review.rename(store, s, 2, "renamed", reviewer="ann")
+    s = review.load_state(store, run)
+    review.merge(store, s, [1, 2], reviewer="ann")
+    s = review.load_state(store, run)
+    review.undo(store, s, reviewer="bob")
+    s = review.load_state(store, run)
     assert 2 in set(s.clusters["cluster_id"]) and s.cluster(2)["label"] == "renamed"
-    D.undo(store, s, reviewer="bob")
-    s = D.load_state(store, run)
+    review.undo(store, s, reviewer="bob")
+    s = review.load_state(store, run)
     pd.testing.assert_frame_equal(
         s.clusters[list(run.clusters.columns)], run.clusters, check_dtype=False
     )
     assert s.log["is_undone"].tolist() == [True, True, False, False]
-    with pytest.raises(D.ReviewError, match="nothing to undo"):
-        D.undo(store, s, reviewer="bob")
+    with pytest.raises(review.ReviewError, match="nothing to undo"):
+        review.undo(store, s, reviewer="bob")
 
 
 def test_decisions_name_papers_not_just_cluster_numbers(run, store):
     """Every cluster decision records the cluster key and its member paper ids."""
-    s = D.load_state(store, run)
-    D.rename(store, s, 1, "x", reviewer="ann")
+    s = review.load_state(store, run)
+    review.rename(store, s, 1, "x", reviewer="ann")
     decision = store.decisions(run.run_id)[0]
     assert decision.target["paper_ids"] == s.paper_ids(1)
-    assert decision.target["cluster_key"] == D.cluster_key(s.paper_ids(1), "1")
-
-
-def test_decisions_module_imports_no_heavy_libraries():
-    """pipeline.decisions (the dashboard's import) loads neither torch, umap nor bertopic."""
-    code = (
-        "import sys, pipeline.decisions; "
-        "print([m for m in ('torch', 'umap', 'bertopic', 'streamlit') if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-    assert importlib.import_module("pipeline.decisions").reviewed_tables
+    assert decision.target["cluster_key"] == review.cluster_key(s.paper_ids(1), "1")

@@ -1,0 +1,52 @@
+"""The review package's place in the architecture: it loads no heavy library, and the dashboard
+imports from the pipeline only the contract, derive and the review package."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD_MAY_IMPORT = ("pipeline.contract", "pipeline.derive", "pipeline.review")
+
+
+def test_review_package_imports_no_heavy_libraries():
+    """pipeline.review loads no torch, umap, bertopic, streamlit or sentence-transformers."""
+    code = (
+        "import sys, pipeline.review; "
+        "print([m for m in ('torch', 'umap', 'bertopic', 'streamlit', 'sentence_transformers') "
+        "if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def _pipeline_imports(path: Path) -> set[str]:
+    """Every pipeline module a file imports (`from pipeline import x` names pipeline.x)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "pipeline"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "pipeline":
+                found |= {f"pipeline.{a.name}" for a in node.names}
+            elif node.module.startswith("pipeline."):
+                found.add(node.module)
+    return found
+
+
+def test_dashboard_imports_only_contract_derive_and_review():
+    """No dashboard module imports a pipeline module other than contract, derive and review."""
+    files = sorted((ROOT / "dashboard").rglob("*.py"))
+    assert len(files) > 5
+    wrong = {
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in files
+        for module in _pipeline_imports(path)
+        if not any(module == ok or module.startswith(ok + ".") for ok in DASHBOARD_MAY_IMPORT)
+    }
+    assert not wrong, sorted(wrong)
