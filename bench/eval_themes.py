@@ -1,166 +1,225 @@
-"""Theme-method comparison on the 75-paper sample: reads the latest sample run (clusters) and the
-hand-labelled gold file tests/fixtures/sample_theme_gold.csv; prints accuracy per method.
+"""Theme benchmark: reads a run of the HF daily-papers corpus built with data/themes.toml, the
+labelled sets bench/labels/hf_{tune,eval}.csv and a run of the bundled sample; prints per theme
+precision, recall and F1 and macro F1 with 0, 25, 50 and 100 simulated triage answers, the
+sample's F1, a reliability curve, and the time of a refit plus re-scoring.
 
-Run: .venv/bin/python bench/eval_themes.py [RUNS_DIR]   (needs a run of the sample in RUNS_DIR)
+Simulated triage: the real queue (`pipeline.themes.triage.triage_queue`) picks papers among the
+labelled ones of a set, their answers are the labels' primary themes, the model refits with them
+(`assign_from_prior`, as the dashboard does), and the score counts only the papers not answered.
+Labels never enter the model's defaults: they are used here only as simulated answers.
+
+Usage: .venv/bin/python bench/eval_themes.py [--runs DIR] [--answers 0,25,50,100] [--json FILE]
+  (builds the HF and sample runs into DIR/hf and DIR/sample when absent, embedding cache warm
+  or not; default DIR: bench/results/theme-runs)
 """
 
 from __future__ import annotations
 
-import re
+import argparse
+import json
+import os
 import sys
+import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench.theme_labels import SPLITS, load_labels, score  # noqa: E402
 from pipeline import contract  # noqa: E402
-from pipeline.config import EmbedConfig, ThemeConfig  # noqa: E402
-from pipeline.contract import OTHER  # noqa: E402
-from pipeline.embed import EmbeddingCache, embedder_from_config, encode_cached  # noqa: E402
-from pipeline.themes import (  # noqa: E402
-    _unit,
-    cluster_smoothed,
-    load_themes,
-    named_theme_scores,
-    standardise,
-    term_hits,
-    theme_similarity,
-)
+from pipeline.config import ThemeConfig, load_config  # noqa: E402
+from pipeline.themes.evidence import unit  # noqa: E402
+from pipeline.themes.model import ThemeLabel, assign_from_prior  # noqa: E402
+from pipeline.themes.triage import triage_queue  # noqa: E402
+
+HF = ROOT.parent / "shared/corpora/hf_daily_papers_2024_2026/hf_daily_papers_2024_2026.parquet"
+SAMPLE = ROOT / "data/sample/papers_page_pretraining.txt"
+GOLD = ROOT / "tests/fixtures/sample_theme_gold.csv"
+THEMES = ROOT / "data/themes.toml"
+STEP = 5  # answers per refit, as a meeting answers a few papers between looks at the themes
 
 
-def gold_frame() -> pd.DataFrame:
-    return pd.read_csv(ROOT / "tests/fixtures/sample_theme_gold.csv", dtype=str).fillna("")
+def build(runs: Path, inputs: Path) -> contract.Run:
+    """The latest run in `runs`, built with the shipped themes file when there is none."""
+    if contract.latest_run_id(runs) is None:
+        from pipeline.run import run_pipeline
+
+        run_pipeline([inputs], load_config(None), runs, themes_file=THEMES, progress=True)
+    return contract.read_run(runs)
 
 
-def score(pred: np.ndarray, gold: pd.DataFrame) -> tuple[float, float]:
-    """(strict accuracy, lenient accuracy: the second acceptable label also counts)."""
-    strict = (pred == gold["theme_id"].to_numpy()).mean()
-    lenient = np.mean(
+class Model:
+    """A run's prior and unit embeddings, refitted with any labels as the dashboard does."""
+
+    def __init__(self, run: contract.Run):
+        self.run = run
+        self.prior = run.theme_prior()
+        self.vectors = unit(run.embeddings(mmap=False))
+        self.paper_ids = run.assignments["paper_id"].tolist()
+        self.classes = run.themes["theme_id"].tolist()
+        self.config = ThemeConfig(**run.manifest.config["themes"])
+        self.examples = [
+            ThemeLabel(r.paper_id, tuple(r.theme_ids), tuple(r.excluded), r.source)
+            for r in run.theme_labels.itertuples(index=False)
+        ]
+
+    def fit(self, answers: list[ThemeLabel]):
+        return assign_from_prior(
+            self.prior,
+            self.vectors,
+            self.paper_ids,
+            self.classes,
+            [*self.examples, *answers],
+            self.config,
+        )
+
+
+def simulate(model: Model, labels: pd.DataFrame, checkpoints: list[int]) -> dict[int, dict]:
+    """Scores after each number of simulated answers in `checkpoints`."""
+    row_of = {p: i for i, p in enumerate(model.paper_ids)}
+    labels = labels[labels["paper_id"].isin(row_of)]
+    truth = dict(zip(labels["paper_id"], labels["primary"], strict=True))
+    pool = [row_of[p] for p in labels["paper_id"]]
+    clusters = model.run.assignments["cluster_id"].to_numpy()
+    answered: list[int] = []
+    results = {}
+    fit = model.fit([])
+    for target in sorted(checkpoints):
+        while len(answered) < target and len(answered) < len(pool):
+            queue = triage_queue(
+                fit.probabilities, clusters, model.vectors, answered, STEP, candidates=pool
+            )
+            answered += [item.row for item in queue]
+            answers = [
+                ThemeLabel(model.paper_ids[r], (truth[model.paper_ids[r]],)) for r in answered
+            ]
+            fit = model.fit(answers)
+        asked = {model.paper_ids[r] for r in answered}
+        predicted = dict(zip(model.paper_ids, fit.theme_ids, strict=True))
+        kept = labels[~labels["paper_id"].isin(asked)]
+        results[target] = {"score": score(predicted, kept), "n_answered": len(answered)}
+    return results
+
+
+def reliability(model: Model, labels: pd.DataFrame) -> list[tuple[str, int, float, float]]:
+    """(bin, papers, mean probability of the theme given, share right) for the labelled papers,
+    no answers: a calibrated model has the last two close."""
+    fit = model.fit([])
+    row_of = {p: i for i, p in enumerate(model.paper_ids)}
+    rows = [row_of[p] for p in labels["paper_id"] if p in row_of]
+    kept = labels[labels["paper_id"].isin(row_of)]
+    given = fit.theme_probability[rows]
+    right = np.array(
         [
-            p == g or (p == a and a != "")
-            for p, g, a in zip(pred, gold["theme_id"], gold["also_acceptable"], strict=True)
+            fit.theme_ids[r] in {rec.primary, *rec.acceptable}
+            for r, rec in zip(rows, kept.itertuples(), strict=True)
         ]
     )
-    return float(strict), float(lenient)
-
-
-def decide(scores: np.ndarray, ids: list[str], threshold: float) -> np.ndarray:
-    best = scores.argmax(axis=1)
-    out = np.array([ids[b] for b in best], dtype=object)
-    out[scores.max(axis=1) < threshold] = OTHER
+    out = []
+    for low, high in ((0, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 0.95), (0.95, 1.01)):
+        inside = (given >= low) & (given < high)
+        if inside.any():
+            out.append(
+                (
+                    f"{low:.2f}-{min(high, 1):.2f}",
+                    int(inside.sum()),
+                    given[inside].mean(),
+                    right[inside].mean(),
+                )
+            )
     return out
 
 
-def cv_accuracy(scores: np.ndarray, ids: list[str], gold: pd.DataFrame, grid, folds: int = 5):
-    """Threshold chosen on 4/5 of the papers, accuracy measured on the held-out fifth."""
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(gold))
-    correct = np.zeros(len(gold), dtype=bool)
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
-        best_t = max(grid, key=lambda t: score(decide(scores[train], ids, t), gold.iloc[train])[0])
-        pred = decide(scores[test], ids, best_t)
-        correct[test] = pred == gold.iloc[test]["theme_id"].to_numpy()
-    return float(correct.mean())
-
-
-def main() -> None:
-    runs_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "data/runs"
-    run = contract.read_run(runs_dir)
-    gold = gold_frame()
-    papers = run.papers.assign(arxiv_id=run.papers["arxiv_id"].astype(str))
-    index = {a: i for i, a in enumerate(papers["arxiv_id"])}
-    rows = [index[a] for a in gold["arxiv_id"]]
-    emb = np.asarray(run.embeddings(mmap=False))[rows]
-    clusters = run.assignments["cluster_id"].to_numpy()[rows]
-    texts = (papers["title"] + ". " + papers["abstract"]).to_numpy()[rows]
-    themes = load_themes(ROOT / "data/themes.toml")
-    ids = [t.theme_id for t in themes]
-    embedder = embedder_from_config(EmbedConfig())
-    cache = EmbeddingCache(EmbedConfig().cache_dir)
-
-    def encode(t):
-        return encode_cached(t, embedder, cache)[0]
-
-    unit = _unit(emb)
-    desc_only = np.stack(
-        [unit @ _unit(encode([f"{t.name}: {t.description}"]))[0] for t in themes], 1
+def sample_score(runs: Path) -> dict:
+    """F1 of the sample run against the gold file made by reading (no answers)."""
+    run = build(runs, SAMPLE)
+    gold = pd.read_csv(GOLD, dtype=str).fillna("")
+    labels = pd.DataFrame(
+        {
+            "paper_id": "arxiv:" + gold["arxiv_id"],
+            "primary": gold["theme_id"],
+            "acceptable": [[a] if a else [] for a in gold["also_acceptable"]],
+        }
     )
-    name_only = np.stack([unit @ _unit(encode([t.name]))[0] for t in themes], 1)
-    desc_terms = theme_similarity(emb, themes, encode)
-
-    # Lexical: share of a theme's key terms (stemmed words) found in title + abstract.
-    def lexical():
-        out = np.zeros((len(texts), len(themes)))
-        low = [t.lower() for t in texts]
-        for j, theme in enumerate(themes):
-            for term in (theme.name, *theme.key_terms):
-                pat = r"\b" + r"\W+".join(re.escape(w[:6]) for w in term.lower().split())
-                out[:, j] += [bool(re.search(pat, x)) for x in low]
-            out[:, j] /= 1 + len(theme.key_terms)
-        return out
-
-    lex = lexical()
-    titles = papers["title"].to_numpy()[rows]
-    abstracts = papers["abstract"].to_numpy()[rows]
-    grid = np.round(np.arange(-1.0, 2.0, 0.01), 2)
-    methods = {
-        "name only (zero-shot topic names)": name_only,
-        "description only": desc_only,
-        "description + key terms": desc_terms,
-        "lexical key-term match": lex,
+    predicted = dict(zip(run.assignments["paper_id"], run.assignments["theme_id"], strict=True))
+    examples = set(run.theme_labels["paper_id"])
+    return {
+        "all": score(predicted, labels),
+        "not_examples": score(predicted, labels[~labels["paper_id"].isin(examples)]),
+        "n_examples": len(examples),
     }
-    for w in (0.0, 0.5, 0.7):
-        methods[f"description + key terms, cluster-smoothed (paper weight {w})"] = cluster_smoothed(
-            desc_terms, clusters, w
-        )
-    z = standardise(desc_terms)
-    methods["z-scored description + key terms"] = z
-    methods["z-scored, cluster-smoothed (paper weight 0.5)"] = cluster_smoothed(z, clusters, 0.5)
-    methods["z-scored + lexical hits (0.5), no smoothing"] = z + 0.5 * standardise(
-        term_hits(titles, abstracts, themes)
-    )
-    config = ThemeConfig()
-    ungated, _ = named_theme_scores(
-        emb, titles, abstracts, clusters, themes, encode, config.paper_weight, config.lexical_weight
-    )
-    methods["z-scored + lexical hits (0.5), cluster-smoothed (0.5)"] = ungated
-    scores, eligible = named_theme_scores(
-        emb,
-        titles,
-        abstracts,
-        clusters,
-        themes,
-        encode,
-        config.paper_weight,
-        config.lexical_weight,
-        config.evidence_similarity,
-    )
-    chosen = np.where(eligible, scores, -np.inf)
-    methods["CHOSEN: ... + evidence gate (0.4)"] = chosen
-    print(f"{'method':<62} {'best t':>6} {'strict':>6} {'lenient':>7} {'5-fold CV':>9}")
-    for name, s in methods.items():
-        best_t = max(grid, key=lambda t: score(decide(s, ids, t), gold)[0])
-        strict, lenient = score(decide(s, ids, best_t), gold)
-        print(
-            f"{name:<62} {best_t:>6.2f} {strict:>6.1%} {lenient:>7.1%} "
-            f"{cv_accuracy(s, ids, gold, grid):>9.1%}"
-        )
-    strict, lenient = score(decide(chosen, ids, config.min_score), gold)
+
+
+def refit_seconds(model: Model, n_answers: int = 100) -> float:
+    """Seconds for one refit plus re-scoring of every paper with `n_answers` answers."""
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(model.paper_ids), n_answers, replace=False)
+    answers = [
+        ThemeLabel(model.paper_ids[r], (model.classes[r % len(model.classes)],)) for r in rows
+    ]
+    started = time.perf_counter()
+    model.fit(answers)
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default=str(ROOT / "bench/results/theme-runs"))
+    parser.add_argument("--answers", default="0,25,50,100")
+    parser.add_argument("--json", metavar="FILE")
+    args = parser.parse_args(argv)
+    runs = Path(args.runs)
+    if not HF.is_file():
+        print(f"skipped: {HF} is absent")
+        return 0
+    checkpoints = [int(a) for a in args.answers.split(",")]
+    model = Model(build(runs / "hf", HF))
+    report: dict = {"run": model.run.run_id, "n_papers": len(model.paper_ids)}
+    for split in SPLITS:
+        labels = load_labels(split)
+        results = simulate(model, labels, checkpoints)
+        print(f"\n{split} set ({len(labels)} labelled papers): macro F1 by simulated answers")
+        for n, res in results.items():
+            print(f" {n:>3} answers (scored on the {res['score'].n} not answered)")
+            print("\n".join(res["score"].lines()))
+        report[split] = {
+            n: {
+                "macro_f1": r["score"].macro_f1,
+                "per_theme": r["score"].per_theme,
+                "n_scored": r["score"].n,
+            }
+            for n, r in results.items()
+        }
+        curve = reliability(model, labels)
+        random_half = reliability(model, labels[labels["draw"] == "random"])
+        print(f" reliability ({split}, no answers): bin, papers, mean probability, share right")
+        for b, n, p, r in curve:
+            print(f"   {b}  {n:>4}  {p:.2f}  {r:.2f}")
+        print(" same, randomly drawn papers only")
+        for b, n, p, r in random_half:
+            print(f"   {b}  {n:>4}  {p:.2f}  {r:.2f}")
+        report[split]["reliability"] = curve
+    sample = sample_score(runs / "sample")
+    print(f"\nsample (gold file; {sample['n_examples']} of its papers are examples):")
+    print("\n".join(sample["all"].lines()))
+    print(" without the example papers:")
+    print("\n".join(sample["not_examples"].lines()))
+    report["sample"] = {k: v.macro_f1 for k, v in sample.items() if k != "n_examples"}
+    seconds = refit_seconds(model)
     print(
-        f"{'CHOSEN at the default min_score ' + str(config.min_score):<62} "
-        f"{config.min_score:>6.2f} {strict:>6.1%} {lenient:>7.1%}"
+        f"\nrefit + re-scoring of {len(model.paper_ids)} papers with 100 answers: {seconds:.2f} s"
     )
-    majority = np.array([OTHER] * len(gold), dtype=object)
-    print(
-        f"{'baseline: everything other':<62} {'':>6} "
-        f"{score(majority, gold)[0]:>6.1%} {score(majority, gold)[1]:>7.1%}"
-    )
+    report["refit_seconds"] = seconds
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -27,16 +27,21 @@ def load_labels(split: str) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class ThemeScore:
-    """Per theme (precision, recall, f1), macro F1 over the named themes, accuracy, n."""
+    """Per theme (precision, recall, f1), macro F1 over the named themes, accuracy, n. A theme
+    with neither a labelled nor a predicted paper among those scored has no score (None) and is
+    left out of the macro average (after many answers a small theme can run out of papers)."""
 
-    per_theme: dict[str, tuple[float, float, float]]
+    per_theme: dict[str, tuple[float, float, float] | None]
     macro_f1: float
     accuracy: float
     n: int
 
     def lines(self) -> list[str]:
         rows = [
-            f"  {t:<22} P {p:.2f}  R {r:.2f}  F1 {f:.2f}" for t, (p, r, f) in self.per_theme.items()
+            f"  {t:<22} P {v[0]:.2f}  R {v[1]:.2f}  F1 {v[2]:.2f}"
+            if v
+            else f"  {t:<22} no labelled or predicted paper left: not scored"
+            for t, v in self.per_theme.items()
         ]
         return rows + [
             f"  macro F1 {self.macro_f1:.3f}  accuracy {self.accuracy:.3f}  (n={self.n})"
@@ -63,10 +68,14 @@ def score(predicted: dict[str, str], labels: pd.DataFrame) -> ThemeScore:
                 fp[guess] += 1
         if row.primary in THEMES and guess not in allowed:
             fn[row.primary] += 1
-    per_theme = {}
+    per_theme: dict[str, tuple[float, float, float] | None] = {}
     for t in THEMES:
+        if tp[t] + fp[t] + fn[t] == 0:
+            per_theme[t] = None
+            continue
         p = tp[t] / (tp[t] + fp[t]) if tp[t] + fp[t] else 0.0
         r = tp[t] / (tp[t] + fn[t]) if tp[t] + fn[t] else 0.0
         per_theme[t] = (p, r, 2 * p * r / (p + r) if p + r else 0.0)
-    macro = sum(f for _, _, f in per_theme.values()) / len(THEMES)
+    scored = [v[2] for v in per_theme.values() if v]
+    macro = sum(scored) / len(scored) if scored else 0.0
     return ThemeScore(per_theme, macro, right / n if n else 0.0, n)

@@ -72,7 +72,8 @@ def paper_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for col in (
         "cluster_id",
         "theme_id",
-        "theme_score",
+        "theme_probability",
+        "secondary_theme_id",
         "cluster_probability",
         "is_reassigned",
         "map_x",

@@ -143,15 +143,32 @@ def _run_run(args) -> int:
     from pipeline import contract
     from pipeline.config import ConfigError, load_config
     from pipeline.ingest import IngestError
-    from pipeline.review import carry_over_runs
+    from pipeline.review import (
+        ReviewError,
+        ReviewStore,
+        carry_over_runs,
+        default_store_path,
+        theme_answers,
+    )
     from pipeline.run import RunError, run_pipeline, with_seed
     from pipeline.themes import ThemesFileError
 
     previous = contract.latest_run_id(args.out)  # its review carries over to the new run
+    answers, store_path = (), default_store_path(args.out)
+    try:
+        if store_path.is_file():
+            answers = theme_answers(ReviewStore.open(store_path)).labels
+    except ReviewError as exc:  # the run goes on without answers; carry-over says why too
+        print(f"theme answers not used: {exc}")
     try:
         config = with_seed(load_config(args.config), args.seed)
         summary = run_pipeline(
-            args.inputs, config, args.out, themes_file=args.themes, progress=not args.no_progress
+            args.inputs,
+            config,
+            args.out,
+            themes_file=args.themes,
+            progress=not args.no_progress,
+            answers=answers,
         )
     except (ConfigError, ThemesFileError, RunError, IngestError) as exc:
         raise UserError(str(exc)) from None
@@ -183,6 +200,8 @@ def format_summary(summary) -> str:
         f"({summary.unassigned_share:.1%})",
         "  themes      "
         + ", ".join(f"{name} {count}" for name, count in summary.theme_counts.items()),
+        f"  theme labels used: {summary.theme_labels.get('answers', 0)} answers, "
+        f"{summary.theme_labels.get('examples', 0)} examples",
         "  time (s)    "
         + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in stages.items())
         + f"; total {sum(stages.values()):.1f}",

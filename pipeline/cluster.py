@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline.config import ClusterConfig
 from pipeline.contract import TABLES, UNASSIGNED, UNASSIGNED_LABEL
-from pipeline.labels import ACADEMIC_STOP_WORDS, generic_phrases, make_label
+from pipeline.labels import ACADEMIC_STOP_WORDS, group_labels
 from pipeline.neighbours import NeighbourGraph, neighbour_width, umap_epochs
 from pipeline.timing import Timings
 
@@ -97,10 +97,12 @@ class ReassigningHDBSCAN:
         self.found_no_cluster_ = not (initial >= 0).any()
         if self.found_no_cluster_:
             labels = np.zeros_like(initial)
-        elif self.reassign and (initial == UNASSIGNED).any():
-            labels = _reassign_outliers(initial, self.embeddings, self.threshold)
         else:
-            labels = initial.copy()
+            initial = merge_identical_clusters(initial, self.embeddings)
+            if self.reassign and (initial == UNASSIGNED).any():
+                labels = _reassign_outliers(initial, self.embeddings, self.threshold)
+            else:
+                labels = initial.copy()
         self.initial_labels_ = initial
         self.labels_ = labels
         self.probabilities_ = probabilities
@@ -197,6 +199,13 @@ def _manual_model(embedding_model, config: ClusterConfig, seed: int):
     )
 
 
+def _fallback_label(cluster_id: int, keywords: Sequence[str]) -> str:
+    """For the unassigned papers, and a cluster no phrase of which is common enough."""
+    if cluster_id == UNASSIGNED:
+        return UNASSIGNED_LABEL
+    return f"{keywords[0]} papers" if keywords else f"cluster {cluster_id}"
+
+
 def cluster_papers(
     docs: Sequence[str],
     embeddings: np.ndarray,
@@ -204,12 +213,14 @@ def cluster_papers(
     seed: int,
     embedding_model: Any,
     knn: NeighbourGraph | None = None,
+    titles: Sequence[str] | None = None,
 ) -> ClusterResult:
     """Fit BERTopic on precomputed embeddings and describe its clusters.
 
     `docs[i]` is paper i's text and `embeddings[i]` its L2-normalised vector. `embedding_model`
     is a BERTopic embedder (see `pipeline.embed.BertopicEmbedder`) used for keyword candidates.
-    `knn` is an optional precomputed `pipeline.neighbours.neighbour_graph`.
+    `knn` is an optional precomputed `pipeline.neighbours.neighbour_graph`. Labels are noun
+    phrases of the papers' `titles` (default: the docs), see `pipeline.labels.group_labels`.
     Corpora below `config.min_papers`, or where HDBSCAN finds no cluster, become one cluster
     with a warning instead of failing.
     """
@@ -259,13 +270,9 @@ def cluster_papers(
         topic: tuple(w for w, _ in model.get_topic(topic) or [] if w)[: config.n_keywords]
         for topic in topic_ids
     }
-    generic = generic_phrases({t: k for t, k in keywords.items() if t != UNASSIGNED})
-    labels: dict[int, str] = {}
-    for topic in topic_ids:
-        if topic == UNASSIGNED:
-            labels[topic] = UNASSIGNED_LABEL
-        else:
-            labels[topic] = make_label(keywords[topic], skip=generic) or f"cluster {topic}"
+    with timings.step("labels"):
+        phrases = group_labels(docs, final, titles, keyphrases=keywords)
+    labels = {t: phrases.get(t) or _fallback_label(t, keywords[t]) for t in topic_ids}
     model.set_topic_labels({t: labels[t] for t in topic_ids})
 
     with timings.step("hierarchy"):
@@ -303,6 +310,33 @@ def quiet_bertopic():
     finally:
         logger.setLevel(level)
         _bertopic.tqdm = bar
+
+
+IDENTICAL_COSINE = 0.999  # clusters whose centroids are this close hold the same text
+
+
+def merge_identical_clusters(labels: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """Clusters with (near-)identical centroids become the smaller id: HDBSCAN can split a block
+    of identical papers (the same text under several ids) into clusters that nobody could tell
+    apart, with the same label."""
+    ids = sorted(t for t in set(labels.tolist()) if t != UNASSIGNED)
+    if len(ids) < 2:
+        return labels
+    unit = embeddings / (np.linalg.norm(embeddings, axis=1, keepdims=True) + 1e-12)
+    centroids = np.stack([unit[labels == t].mean(axis=0) for t in ids])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
+    target = {t: t for t in ids}
+    close = np.argwhere(np.triu(centroids @ centroids.T >= IDENTICAL_COSINE, k=1))
+    for a, b in close:
+        root_a, root_b = target[ids[a]], target[ids[b]]
+        keep = min(root_a, root_b)
+        for t, r in target.items():
+            if r in (root_a, root_b):
+                target[t] = keep
+    merged = labels.copy()
+    for t in ids:
+        merged[labels == t] = target[t]
+    return merged
 
 
 def _reassign_outliers(initial: np.ndarray, embeddings: np.ndarray, threshold: float) -> np.ndarray:

@@ -118,20 +118,28 @@ class LayoutConfig:
 
 @dataclass(frozen=True)
 class ThemeConfig:
-    """How papers and clusters get a theme from the themes file (scores are in z units: how far
-    a paper's match stands above the corpus average for that theme)."""
+    """How papers get theme probabilities from the themes file and from labels (examples,
+    reviewers' answers). Logits: a theme wins a paper when its score passes `min_score`."""
 
-    # Weight of the paper's own score versus its cluster's mean score (1.0 = paper only).
-    paper_weight: float = 0.5
-    # Weight of exact key-term hits (title counted twice) next to embedding similarity.
-    lexical_weight: float = 0.5
-    # A paper whose best theme score is below this stays "other".
-    min_score: float = 0.75
-    # A theme is open to a paper only with evidence of its own: one of the theme's name or key
-    # terms in its title or abstract, or a raw cosine similarity of at least this.
-    evidence_similarity: float = 0.4
-    # Without a themes file: number of generated themes cut from the cluster hierarchy;
-    # 0 = clip(round(sqrt(n_clusters)), 2, 8).
+    # Weight of the z-scored embedding similarity to the theme's description and key terms (how
+    # much more the paper matches the theme than the corpus does).
+    similarity_weight: float = 1.0
+    # Added when the theme's name or one of its key terms is in the title.
+    title_weight: float = 3.0
+    # Times log(1 + occurrences of the theme's name and key terms in the abstract).
+    abstract_weight: float = 2.0
+    # The "other" logit: a theme's score must pass it to win a paper.
+    min_score: float = 3.0
+    # A theme is open to a paper only with evidence of its own: one of its terms in the text, or
+    # a raw cosine similarity of at least this; otherwise its score drops by 6.
+    evidence_similarity: float = 0.45
+    # A labelled paper moves the probabilities of papers at least this cosine-similar to it ...
+    label_reach: float = 0.5
+    # ... by this much (logit units per unit of residual, label minus prior probability).
+    label_strength: float = 2.0
+    # A paper whose two best named themes both pass "other" by this much has a secondary theme.
+    secondary_margin: float = 1.0
+    # Without a themes file: number of generated themes; 0 = clip(round(log2(n) / 2), 2, 8).
     n_generated: int = 0
 
 
@@ -193,11 +201,15 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "layout.n_neighbors": _zero_or_at_least(2),
     "layout.min_dist": _between(0, 1),
     "layout.metric": ((lambda v: v in LAYOUT_METRICS), "one of " + ", ".join(LAYOUT_METRICS)),
-    "themes.paper_weight": _between(0, 1),
-    "themes.lexical_weight": _at_least(0),
+    "themes.similarity_weight": _at_least(0),
+    "themes.title_weight": _at_least(0),
+    "themes.abstract_weight": _at_least(0),
     "themes.min_score": _between(-100, 100),
     "themes.evidence_similarity": _between(-1, 1),
-    "themes.n_generated": _at_least(0),
+    "themes.label_reach": _between(-1, 1),
+    "themes.label_strength": _between(0, 100),
+    "themes.secondary_margin": _at_least(0),
+    "themes.n_generated": _between(0, 50),
 }
 
 

@@ -21,11 +21,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.json"
 LATEST = "latest"  # a text file in the runs folder holding the newest complete run id
 EMBEDDINGS = "embeddings.npy"  # float32, shape (n_papers, dim), rows in papers.parquet order
 MODEL_DIR = "model"  # BERTopic.save(..., serialization="safetensors")
+# float32, shape (n_papers, n_themes + 1): prior theme logits (from the themes file alone), columns
+# in themes.parquet order ("other" last); with labels they give the papers' theme probabilities.
+THEME_PRIOR = "theme_prior.npy"
 
 # The shared vocabulary of run tables: every module that needs these imports them from here.
 UNASSIGNED = -1  # cluster_id of papers in no cluster
@@ -72,7 +75,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("is_reassigned", pa.bool_(), "noise point moved into a cluster (outlier reduction)"),
         Column("cluster_probability", pa.float64(), "HDBSCAN membership strength 0..1"),
         Column("theme_id", _STR, "theme slug, or 'other'"),
-        Column("theme_score", pa.float64(), "score of the paper for its theme (higher = surer)"),
+        Column("theme_probability", pa.float64(), "probability that theme_id is right, 0..1"),
+        Column("secondary_theme_id", _STR, "a second theme the paper clearly has", nullable=True),
         Column("map_x", pa.float64(), "2-D map coordinate (separate seeded UMAP)"),
         Column("map_y", pa.float64(), "2-D map coordinate (separate seeded UMAP)"),
     ),
@@ -105,6 +109,12 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("child_right_id", pa.int64(), "right child: a cluster id or another parent_id"),
         Column("distance", pa.float64(), "linkage distance of the merge"),
         Column("cluster_ids", pa.list_(pa.int64()), "leaf clusters under the node"),
+    ),
+    "theme_labels": (
+        Column("paper_id", _STR, "labelled paper"),
+        Column("theme_ids", _LIST_STR, "themes it is in ('other' alone: none of them)"),
+        Column("excluded", _LIST_STR, "themes it is not in (a counter-example)"),
+        Column("source", _STR, "where the label comes from: example (the themes file)"),
     ),
     "rejections": (
         Column("source_file", _STR, "input file"),
@@ -208,6 +218,7 @@ class Manifest:
     theme_method: str = _doc("how papers got their themes, in words")
     cluster_params: dict[str, Any] = _doc("clustering sizes actually used (derived from n)")
     embedding_cache: dict[str, int] = _doc("n_cached and n_embedded papers")
+    theme_labels: dict[str, int] = _doc("labelled papers the theme stage used, per source")
     warnings: tuple[str, ...] = _doc("warnings of the clustering and theme stages")
     schema_version: int = _doc(
         "integer; readers refuse a run written by another schema", default=SCHEMA_VERSION
@@ -261,6 +272,7 @@ class Manifest:
             "theme_method": str,
             "cluster_params": dict,
             "embedding_cache": dict,
+            "theme_labels": dict,
         }
         wrong = [k for k, t in expect.items() if not isinstance(getattr(self, k), t)]
         wrong += [
@@ -308,9 +320,17 @@ class Run:
     def rejections(self) -> pd.DataFrame:
         return self.tables["rejections"]
 
+    @property
+    def theme_labels(self) -> pd.DataFrame:
+        return self.tables["theme_labels"]
+
     def embeddings(self, mmap: bool = True) -> np.ndarray:
         """The stored embeddings, rows in papers order (memory-mapped by default)."""
         return np.load(self.path / EMBEDDINGS, mmap_mode="r" if mmap else None)
+
+    def theme_prior(self) -> np.ndarray:
+        """Prior theme logits (n_papers, n_themes + 1), columns in themes order, "other" last."""
+        return np.load(self.path / THEME_PRIOR)
 
 
 @dataclass(frozen=True)
@@ -331,6 +351,7 @@ def write_run(
     tables: dict[str, pd.DataFrame],
     embeddings: np.ndarray,
     manifest: Manifest,
+    theme_prior: np.ndarray,
     write_model: Callable[[Path], None] | None = None,
 ) -> Path:
     """Validate and publish a run atomically; return its folder (named `manifest.run_id`).
@@ -349,6 +370,13 @@ def write_run(
     n_papers = arrows["papers"].num_rows
     if embeddings.shape[0] != n_papers or arrows["assignments"].num_rows != n_papers:
         raise ContractError("papers, assignments and embeddings must have the same row count")
+    if theme_prior.shape != (n_papers, arrows["themes"].num_rows):
+        raise ContractError(
+            f"theme prior must have shape (n_papers, n_themes incl. other) = "
+            f"({n_papers}, {arrows['themes'].num_rows}), got {theme_prior.shape}"
+        )
+    if arrows["themes"].column("theme_id").to_pylist()[-1:] != [OTHER]:
+        raise ContractError(f"themes must end with `{OTHER}`")
     if (
         arrows["papers"].column("paper_id").to_pylist()
         != arrows["assignments"].column("paper_id").to_pylist()
@@ -365,6 +393,7 @@ def write_run(
         for name, arrow in arrows.items():
             pq.write_table(arrow, tmp / f"{name}.parquet")
         np.save(tmp / EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32))
+        np.save(tmp / THEME_PRIOR, np.ascontiguousarray(theme_prior, dtype=np.float32))
         if write_model is not None:
             write_model(tmp / MODEL_DIR)
         _write_text_durably(tmp / MANIFEST, json.dumps(manifest.to_dict(), indent=2))

@@ -36,7 +36,7 @@ from pipeline.ingest import papers_frame, rejections_frame
 from pipeline.layout import layout_papers
 from pipeline.neighbours import neighbour_graph, neighbour_width
 from pipeline.records import Paper, Rejection
-from pipeline.themes import Theme, ThemeResult, assign_themes
+from pipeline.themes import Theme, ThemeLabel, ThemeResult, assign_themes
 from pipeline.timing import Timings
 
 PACKAGES = (
@@ -71,6 +71,7 @@ class RunSummary:
     theme_counts: dict[str, int]
     timings_s: dict[str, float]
     warnings: tuple[str, ...] = ()
+    theme_labels: dict[str, int] = field(default_factory=dict)
     embed_cached: int = 0
     embed_computed: int = 0
     cluster_params: dict[str, Any] = field(default_factory=dict)
@@ -175,12 +176,14 @@ def build_run(
     progress: bool = False,
     run_id: str | None = None,
     timings: Timings | None = None,
+    answers: Sequence[ThemeLabel] = (),
 ) -> RunSummary:
     """Embed, cluster, lay out and theme `papers`, derive the tables, then publish the run
     atomically.
 
     `embedder` defaults to the configured model; tests pass a fake one. The seed comes from
-    `config.seed`. `timings` may already hold earlier steps (ingest). Returns a summary.
+    `config.seed`. `timings` may already hold earlier steps (ingest). `answers` are reviewers'
+    theme answers (by paper id, from the review store). Returns a summary.
     """
     if not papers:
         raise RunError("no papers to process")
@@ -201,24 +204,27 @@ def build_run(
         with stages("cluster"):
             docs = [paper_text(p) for p in papers]
             keyword_embedder = BertopicEmbedder(embedder, cache_dir, config.embed.batch_size)
+            titles = [p.title for p in papers]
             clusters = cluster_papers(
-                docs, embeddings, config.cluster, seed, keyword_embedder, knn=knn
+                docs, embeddings, config.cluster, seed, keyword_embedder, knn=knn, titles=titles
             )
         with stages("layout"):
             layout = layout_papers(embeddings, config.layout, seed, knn=knn)
         with stages("themes"):
             theme_result = assign_themes(
                 embeddings,
+                titles,
+                [p.abstract for p in papers],
+                [p.paper_id for p in papers],
                 clusters.cluster_ids,
                 themes,
                 _cached_encoder(embedder, cache_dir, config.embed.batch_size),
                 config.themes,
-                hierarchy=clusters.hierarchy,
-                labels=clusters.labels,
-                keywords=clusters.keywords,
-                titles=[p.title for p in papers],
-                abstracts=[p.abstract for p in papers],
+                answers=answers,
+                seed=seed,
+                themes_source=str(themes_file or "themes file"),
             )
+            themed = theme_result.assignment
         with stages("derive"):
             frame = papers_frame(papers)
             assignments = pd.DataFrame(
@@ -229,8 +235,9 @@ def build_run(
                     "is_reassigned": (clusters.initial_cluster_ids == UNASSIGNED)
                     & (clusters.cluster_ids != UNASSIGNED),
                     "cluster_probability": clusters.probabilities,
-                    "theme_id": theme_result.theme_ids.astype(str),
-                    "theme_score": theme_result.scores,
+                    "theme_id": themed.theme_ids.astype(str),
+                    "theme_probability": themed.theme_probability,
+                    "secondary_theme_id": themed.secondary_ids,
                     "map_x": layout.map_x,
                     "map_y": layout.map_y,
                 }
@@ -256,6 +263,10 @@ def build_run(
                     _theme_definitions(theme_result), assignments["theme_id"], cluster_rows
                 ),
                 "hierarchy": clusters.hierarchy,
+                "theme_labels": pd.DataFrame(
+                    [dataclasses.asdict(label) for label in theme_result.examples],
+                    columns=[c.name for c in contract.TABLES["theme_labels"]],
+                ),
                 "rejections": rejections_frame(rejections),
             }
         with stages("write"):
@@ -285,9 +296,15 @@ def build_run(
                     "n_cached": embedded.n_cached,
                     "n_embedded": embedded.n_embedded,
                 },
-                warnings=tuple(clusters.warnings),
+                theme_labels={
+                    "examples": themed.n_used["example"],
+                    "answers": themed.n_used["answer"],
+                },
+                warnings=(*clusters.warnings, *theme_result.warnings),
             )
-            path = _publish(runs_dir, tables, embeddings, manifest, clusters.model, embedder)
+            path = _publish(
+                runs_dir, tables, embeddings, theme_result.prior, manifest, clusters.model, embedder
+            )
     finally:
         stages.close()
     return RunSummary(
@@ -300,7 +317,8 @@ def build_run(
         n_unassigned=clusters.n_unassigned,
         theme_counts=assignments["theme_id"].value_counts().to_dict(),
         timings_s=dict(timings.seconds),
-        warnings=tuple(clusters.warnings),
+        warnings=manifest.warnings,
+        theme_labels=manifest.theme_labels,
         embed_cached=embedded.n_cached,
         embed_computed=embedded.n_embedded,
         cluster_params=clusters.params,
@@ -344,7 +362,7 @@ def _cached_encoder(embedder: Embedder, cache_dir: str | None, batch_size: int):
     return encode
 
 
-def _publish(runs_dir, tables, embeddings, manifest, model, embedder) -> Path:
+def _publish(runs_dir, tables, embeddings, theme_prior, manifest, model, embedder) -> Path:
     """Write the run folder (tables, embeddings, BERTopic model, manifest last)."""
     model_path = getattr(embedder, "model_path", None)
 
@@ -358,7 +376,9 @@ def _publish(runs_dir, tables, embeddings, manifest, model, embedder) -> Path:
             )
 
     try:
-        return contract.write_run(runs_dir, tables, embeddings, manifest, write_model=write_model)
+        return contract.write_run(
+            runs_dir, tables, embeddings, manifest, theme_prior, write_model=write_model
+        )
     except OSError as exc:
         raise RunError(f"cannot write run to {runs_dir}: {exc.strerror or exc}") from None
 
@@ -371,6 +391,7 @@ def run_pipeline(
     themes_file: str | Path | None = None,
     embedder: Embedder | None = None,
     progress: bool = False,
+    answers: Sequence[ThemeLabel] = (),
 ) -> RunSummary:
     """Ingest `inputs` (files or folders), then `build_run`. Raises RunError, ThemesFileError or
     the ingest package's IngestError for user errors."""
@@ -393,6 +414,7 @@ def run_pipeline(
         embedder=embedder,
         progress=progress,
         timings=timings,
+        answers=answers,
     )
 
 

@@ -77,6 +77,15 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "optical",
     ),
 }
+# Two-word phrases of each topic's own words, as real titles repeat a field's noun phrases: each
+# title starts with one of its topic's phrases, so clusters have labels that occur in them.
+PHRASES: dict[str, tuple[str, ...]] = {
+    "data": ("webtext curation", "toxicity filtering", "corpus deduplication"),
+    "continual": ("forgetting retention", "continual replay", "schedule rewarming"),
+    "rl": ("preference alignment", "reward critic", "dpo rollouts"),
+    "robot": ("dexterous grasping", "imitation trajectories", "robot teleoperation"),
+    "vision": ("depth segmentation", "camera resolution", "bounding detection"),
+}
 FILLER = tuple(
     "model models training large results method experiments performance baseline language "
     "learning approach tasks evaluate benchmark analysis framework scale study network".split()
@@ -156,8 +165,9 @@ class FakeEmbedder:
 def planted_corpus(
     n_per_topic: int = 30, seed: int = 0, topics: Sequence[str] | None = None
 ) -> tuple[list[Paper], list[str]]:
-    """(papers, planted topic per paper): titles and abstracts mixing one topic's words with
-    shared filler; dates spread over 2023-01..2024-12 (every 7th paper undated)."""
+    """(papers, planted topic per paper): titles (one of the topic's PHRASES, then its words)
+    and abstracts mixing one topic's words with shared filler; dates spread over 2023-01..2024-12
+    (every 7th paper undated)."""
     rng = np.random.default_rng(seed)
     names = list(topics or TOPICS)
     papers: list[Paper] = []
@@ -165,7 +175,13 @@ def planted_corpus(
     for t_index, name in enumerate(names):
         vocab = TOPICS[name]
         for i in range(n_per_topic):
-            title_words = [*rng.choice(vocab, 3, replace=False), *rng.choice(FILLER, 2)]
+            phrase = str(rng.choice(PHRASES[name]))
+            title_words = [
+                phrase,
+                "for",
+                *rng.choice(vocab, 2, replace=False),
+                *rng.choice(FILLER, 1),
+            ]
             body = [
                 str(rng.choice(vocab)) if rng.random() < 0.45 else str(rng.choice(FILLER))
                 for _ in range(40)

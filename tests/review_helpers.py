@@ -39,6 +39,7 @@ def write_variant(
     papers = source.papers.copy()
     assignments = source.assignments.copy()
     emb = np.asarray(source.embeddings(mmap=False), dtype=np.float32)
+    prior = source.theme_prior()
     if n_added:
         template = papers[assignments["cluster_id"] == added_cluster].iloc[0]
         rows = []
@@ -59,6 +60,8 @@ def write_variant(
         centre = emb[(source.assignments["cluster_id"] == added_cluster).to_numpy()].mean(axis=0)
         extra = centre + rng.normal(0, 0.05, (n_added, emb.shape[1])).astype(np.float32)
         emb = np.vstack([emb, extra]).astype(np.float32)
+        template_row = int(np.flatnonzero(source.assignments["cluster_id"] == added_cluster)[0])
+        prior = np.vstack([prior, np.repeat(prior[template_row : template_row + 1], n_added, 0)])
     perm = dict(permutation or {})
     renumber = lambda c: perm.get(int(c), int(c))  # noqa: E731
     assignments["cluster_id"] = assignments["cluster_id"].map(renumber).astype("int64")
@@ -88,5 +91,6 @@ def write_variant(
         seed=seed,
         created_at=pd.Timestamp.now(tz="UTC").isoformat(),
     )
-    contract.write_run(runs_dir, tables, emb, manifest)
+    tables["theme_labels"] = source.theme_labels
+    contract.write_run(runs_dir, tables, emb, manifest, prior)
     return contract.read_run(runs_dir, run_id)

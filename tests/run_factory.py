@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import contract, derive
+from pipeline.themes.model import softmax
 
 SCRIPT_TITLE = "<script>alert(1)</script> **bold** $x^2$"
 THEMES = (
@@ -29,6 +30,16 @@ _WORDS = (
     "imitation offline agent planning tokenizer multilingual synthetic distillation retrieval "
     "vision speech code math safety benchmark evaluation memory compression sparse expert"
 ).split()
+
+
+def planted_prior(theme_ids: pd.Series, class_ids: list[str], rng) -> np.ndarray:
+    """Prior theme logits that agree with the planted themes: the paper's own class well above
+    the others (with a little noise), "other" last at the default min_score."""
+    column = {c: j for j, c in enumerate(class_ids)}
+    prior = rng.normal(0.0, 0.5, (len(theme_ids), len(class_ids))).astype(np.float32)
+    prior[:, -1] = 3.0
+    prior[np.arange(len(theme_ids)), [column[t] for t in theme_ids]] = 6.0
+    return prior
 
 
 def make_run(
@@ -147,7 +158,8 @@ def make_run(
             "is_reassigned": np.zeros(n_papers, dtype=bool),
             "cluster_probability": prob,
             "theme_id": paper_theme.astype(str),
-            "theme_score": rng.uniform(0.2, 0.9, n_papers),
+            "theme_probability": np.zeros(n_papers),
+            "secondary_theme_id": [None] * n_papers,
             "map_x": xy[:, 0],
             "map_y": xy[:, 1],
         }
@@ -177,6 +189,8 @@ def make_run(
         ]
     )
     themes = derive.themes_table(definitions, assignments["theme_id"], clusters)
+    prior = planted_prior(assignments["theme_id"], themes["theme_id"].tolist(), rng)
+    assignments["theme_probability"] = softmax(prior).max(axis=1).astype(np.float64)
     ids = list(range(n_clusters))
     hier_rows, next_id, current = [], n_clusters, ids[0]
     leaves = {k: [k] for k in ids}
@@ -211,6 +225,7 @@ def make_run(
         "clusters": clusters,
         "themes": themes,
         "hierarchy": hierarchy,
+        "theme_labels": pd.DataFrame(columns=[c.name for c in contract.TABLES["theme_labels"]]),
         "rejections": rejections,
     }
     manifest = contract.Manifest(
@@ -236,9 +251,10 @@ def make_run(
         theme_method="synthetic",
         cluster_params={},
         embedding_cache={"n_cached": 0, "n_embedded": 0},
+        theme_labels={"examples": 0, "answers": 0},
         warnings=(),
     )
-    contract.write_run(runs_dir, tables, emb.astype(np.float32), manifest)
+    contract.write_run(runs_dir, tables, emb.astype(np.float32), manifest, prior)
     return run_id
 
 

@@ -4,13 +4,25 @@ and carry-over of a previous run's review to a new run.
 
 One module per job: `errors`, `vocabulary` (actions, statuses, `Decision`, schemas, `describe`,
 the log frame), `store` (the SQLite log), `replay` (run + log -> reviewed tables), `state`
-(`ReviewState`, `load_state`), `actions` (rename, theme, status, note, merge, move, undo),
+(`ReviewState`, `load_state`), `actions` (rename, theme, status, note, merge, move, theme
+answers, undo), `answers` (theme answers of every run, by paper id),
 `split` (KMeans preview, accept) and `carry_over`.
-The package imports only the standard library, numpy, pandas, scikit-learn, `pipeline.contract`
-and `pipeline.derive`, so the dashboard can use it without torch, UMAP or BERTopic.
+The package imports only the standard library, numpy, pandas, scikit-learn, `pipeline.contract`,
+`pipeline.derive`, `pipeline.config` and `pipeline.themes` (numpy only), so the dashboard can use
+it without torch, UMAP or BERTopic.
 """
 
-from pipeline.review.actions import add_note, merge, move, rename, set_status, set_theme, undo
+from pipeline.review.actions import (
+    add_note,
+    answer_theme,
+    merge,
+    move,
+    rename,
+    set_status,
+    set_theme,
+    undo,
+)
+from pipeline.review.answers import Answer, AnswerSet, theme_answers
 from pipeline.review.carry_over import (
     CARRY_OVER_REVIEWER,
     CLEAR_JACCARD,
@@ -54,6 +66,10 @@ from pipeline.review.vocabulary import (
 
 __all__ = [
     "ACTIONS",
+    "Answer",
+    "AnswerSet",
+    "answer_theme",
+    "theme_answers",
     "CARRY_OVER_REVIEWER",
     "CLEAR_JACCARD",
     "DEFAULT_STORE",

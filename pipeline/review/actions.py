@@ -222,3 +222,48 @@ def undo(store: ReviewStore, state: ReviewState, *, reviewer: str) -> Decision:
     return append_decision(
         store, state, "undo", target, {"summary": describe(last)}, reviewer=reviewer
     )
+
+
+def answer_theme(
+    store: ReviewStore,
+    state: ReviewState,
+    paper_id: str,
+    theme_ids: Sequence[str],
+    *,
+    reviewer: str,
+    is_audit: bool = False,
+    note: str = "",
+) -> Decision:
+    """Log a reviewer's answer about one paper's theme: one or two themes, ["other"], or []
+    (skipped). Recorded with the model's guess before it (and whether the paper was asked at
+    random, for the accuracy estimate). Answers are keyed by paper id: they apply in every run
+    holding the paper, and a later answer wins. Not refused because someone else decided
+    something meanwhile: answers do not depend on each other."""
+    a = state.assignments
+    match = a[a["paper_id"] == paper_id]
+    if match.empty:
+        raise ReviewError(f"paper {paper_id} is not in run {state.run_id}")
+    themes = set(state.tables["themes"]["theme_id"])
+    theme_ids = list(dict.fromkeys(theme_ids))
+    unknown = [t for t in theme_ids if t not in themes]
+    if unknown or len(theme_ids) > 2 or (OTHER in theme_ids and len(theme_ids) > 1):
+        raise ReviewError(
+            f"an answer is one or two themes of the run, or `{OTHER}` alone; got {theme_ids}"
+        )
+    row = match.iloc[0]
+    title = state.tables["papers"].set_index("paper_id").at[paper_id, "title"]
+    check_run_exists(state.run_id, state.run_path)
+    return store.append(
+        state.run_id,
+        "theme_answer",
+        {"paper_id": paper_id, "title": str(title)},
+        {"theme_ids": theme_ids},
+        reviewer=reviewer,
+        base_version=store.version(state.run_id),
+        before={
+            "theme_id": row["theme_id"],
+            "probability": float(row["theme_probability"]),
+            "is_audit": bool(is_audit),
+        },
+        note=note,
+    )

@@ -5,12 +5,13 @@ applied. Every derived number comes from `pipeline.derive`; no store, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from pipeline import derive
+from pipeline.config import ThemeConfig
 from pipeline.contract import OTHER, UNASSIGNED, Run
 from pipeline.review.vocabulary import (
     UNASSIGNED_KEY,
@@ -19,6 +20,8 @@ from pipeline.review.vocabulary import (
     decision_problem,
     effective_decisions,
 )
+from pipeline.themes.evidence import unit
+from pipeline.themes.model import ThemeAssignment, ThemeLabel, assign_from_prior
 
 
 @dataclass
@@ -183,6 +186,8 @@ def _apply(state: _State, d: Decision, themes: set[str]) -> None:
         for pid, key in state.paper_key.items():  # papers the parts do not list stay together
             if key == source.key:
                 state.paper_key[pid] = first_key
+    elif d.action == "theme_answer":
+        return  # answers apply by paper id across runs: see `replay`'s `answers`
     elif d.action == "move":
         dest = _get(state, a["cluster_key"])
         unknown = [pid for pid in t["paper_ids"] if pid not in state.paper_key]
@@ -231,7 +236,8 @@ REVIEW_COLUMNS: dict[str, dict[str, str]] = {
         "cluster_key": "stable key of the paper's reviewed cluster",
         "original_theme_id": "theme of the paper in the run",
         "is_moved": "a reviewer moved this paper",
-        "is_theme_edited": "the paper's theme comes from a reviewer's cluster theme",
+        "is_answered": "a reviewer answered this paper's theme (in any run)",
+        "is_theme_edited": "the paper's theme differs from the run's (answers, cluster themes)",
         "is_edited": "any of the above changed this paper",
     },
     "clusters": {
@@ -260,13 +266,19 @@ class ReplayResult:
 
 
 def reviewed_tables(
-    run: Run, log: pd.DataFrame | Iterable[Decision] | None
+    run: Run,
+    log: pd.DataFrame | Iterable[Decision] | None,
+    answers: Sequence[ThemeLabel] = (),
 ) -> dict[str, pd.DataFrame]:
-    """The run's tables with the review applied (`replay(run, log).tables`)."""
-    return replay(run, log).tables
+    """The run's tables with the review applied (`replay(run, log, answers).tables`)."""
+    return replay(run, log, answers).tables
 
 
-def replay(run: Run, log: pd.DataFrame | Iterable[Decision] | None) -> ReplayResult:
+def replay(
+    run: Run,
+    log: pd.DataFrame | Iterable[Decision] | None,
+    answers: Sequence[ThemeLabel] = (),
+) -> ReplayResult:
     """The run's tables with the review applied: every table of the run, same columns, plus the
     REVIEW_COLUMNS markers on `assignments` and `clusters`; and the decisions it skipped.
 
@@ -277,6 +289,11 @@ def replay(run: Run, log: pd.DataFrame | Iterable[Decision] | None) -> ReplayRes
     markers). A decision that cannot be applied (an old or foreign row: malformed, or naming a
     cluster, paper or theme that is not there) is skipped and listed in `skipped`; it never
     stops the replay.
+
+    Themes: with reviewers' `answers` (theme labels by paper id, from any run) or cluster themes
+    set by a reviewer (labels of that cluster's papers), the theme model is refitted from the
+    run's prior and examples (`pipeline.themes.model.assign_from_prior`), so every paper near an
+    answered one can change too.
     """
     state, skipped = _replay(run, log)
     tables = dict(run.tables)
@@ -288,10 +305,22 @@ def replay(run: Run, log: pd.DataFrame | Iterable[Decision] | None) -> ReplayRes
     assignments["cluster_id"] = assignments["cluster_key"].map(key_id).astype("int64")
     assignments["is_moved"] = assignments["paper_id"].isin(state.moved)
     override = {c.key: c.theme_override for c in state.clusters.values() if c.theme_override}
-    theme_new = assignments["cluster_key"].map(override)
-    assignments["theme_id"] = theme_new.where(theme_new.notna(), assignments["theme_id"])
+    cluster_labels = [
+        ThemeLabel(pid, (override[key],), source="cluster")
+        for pid, key in zip(assignments["paper_id"], assignments["cluster_key"], strict=True)
+        if key in override
+    ]
+    answered = {label.paper_id for label in answers}
+    if cluster_labels or answered & set(assignments["paper_id"]):
+        refit = refit_themes(run, [*cluster_labels, *answers])
+        assignments["theme_id"] = refit.theme_ids.astype(str)
+        assignments["theme_probability"] = refit.theme_probability
+        assignments["secondary_theme_id"] = refit.secondary_ids
+    assignments["is_answered"] = assignments["paper_id"].isin(answered)
     assignments["is_theme_edited"] = assignments["theme_id"] != assignments["original_theme_id"]
-    assignments["is_edited"] = assignments["is_moved"] | assignments["is_theme_edited"]
+    assignments["is_edited"] = (
+        assignments["is_moved"] | assignments["is_theme_edited"] | assignments["is_answered"]
+    )
     tables["assignments"] = assignments
 
     original = run.clusters.set_index("cluster_id", drop=False)
@@ -360,6 +389,23 @@ def replay(run: Run, log: pd.DataFrame | Iterable[Decision] | None) -> ReplayRes
     if changed_membership or theme_changed:
         tables["themes"] = derive.with_theme_counts(run.themes, assignments["theme_id"], clusters)
     return ReplayResult(tables, skipped)
+
+
+def refit_themes(run: Run, labels: Sequence[ThemeLabel]) -> ThemeAssignment:
+    """The run's themes refitted with `labels` on top of its stored prior and examples."""
+    examples = [
+        ThemeLabel(row.paper_id, tuple(row.theme_ids), tuple(row.excluded), row.source)
+        for row in run.theme_labels.itertuples(index=False)
+    ]
+    config = ThemeConfig(**run.manifest.config.get("themes", {}))
+    return assign_from_prior(
+        run.theme_prior(),
+        unit(run.embeddings(mmap=False)),
+        run.assignments["paper_id"].tolist(),
+        run.themes["theme_id"].tolist(),
+        [*examples, *labels],
+        config,
+    )
 
 
 def _cluster_facts(cluster_id: int, members: pd.DataFrame, papers: pd.DataFrame) -> dict:

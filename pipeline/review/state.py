@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.contract import UNASSIGNED, Run
+from pipeline.review.answers import AnswerSet, theme_answers
 from pipeline.review.errors import ReviewError
 from pipeline.review.replay import SkippedDecision, replay
 from pipeline.review.store import ReviewStore
@@ -27,6 +28,7 @@ class ReviewState:
     log: pd.DataFrame
     run_path: Path  # the run folder the state was derived from
     skipped: tuple[SkippedDecision, ...] = ()  # logged decisions replay could not apply
+    answers: AnswerSet = AnswerSet(())  # theme answers of every run (applied by paper id)
 
     @property
     def clusters(self) -> pd.DataFrame:
@@ -80,14 +82,15 @@ class ReviewState:
 
 
 def load_state(store: ReviewStore, run: Run, version: int | None = None) -> ReviewState:
-    """Read the log and derive the run's reviewed state (at `version`, default the latest).
-    Decisions replay cannot apply are listed in `skipped`; StoreUnreadable when the store
-    cannot be read."""
+    """Read the log and derive the run's reviewed state (at `version`, default the latest),
+    with the theme answers of every run in the store applied by paper id. Decisions replay
+    cannot apply are listed in `skipped`; StoreUnreadable when the store cannot be read."""
     decisions = store.decisions(run.run_id)
     if version is not None:
         decisions = [d for d in decisions if d.seq <= version]
     version = decisions[-1].seq if decisions else 0
-    result = replay(run, decisions)
+    answers = theme_answers(store)
+    result = replay(run, decisions, answers.labels)
     return ReviewState(
-        run.run_id, version, result.tables, log_frame(decisions), run.path, result.skipped
+        run.run_id, version, result.tables, log_frame(decisions), run.path, result.skipped, answers
     )

@@ -20,7 +20,17 @@ import pandas as pd
 
 from pipeline.review.errors import InvalidDecision
 
-ACTIONS = ("rename", "set_theme", "set_status", "note", "merge", "split", "move", "undo")
+ACTIONS = (
+    "rename",
+    "set_theme",
+    "set_status",
+    "note",
+    "merge",
+    "split",
+    "move",
+    "theme_answer",
+    "undo",
+)
 STATUSES = ("unreviewed", "accepted", "needs work", "rejected")
 UNASSIGNED_KEY = "unassigned"  # cluster_key of the unassigned papers
 
@@ -135,6 +145,8 @@ SCHEMAS: dict[str, tuple[Check, Check]] = {  # action -> (target check, after ch
         ),
     ),
     "move": (_record(paper_ids=_list_of(_text, 1)), _record(**_PLACE)),
+    # A reviewer's answer about one paper's theme: one or two themes, "other", or [] (skipped).
+    "theme_answer": (_record(paper_id=_text), _record(theme_ids=_list_of(_text))),
     "undo": (_record(decision_id=_integer, seq=_integer, action=_text), _record(summary=_text)),
 }
 
@@ -295,4 +307,9 @@ def describe(d: Decision) -> str:
     if d.action == "move":
         n = len(t.get("paper_ids", []))
         return f"moved {n} paper{'s' if n != 1 else ''} to '{a.get('label')}'"
+    if d.action == "theme_answer":
+        title = str(t.get("title") or t.get("paper_id"))
+        title = title if len(title) <= 60 else title[:57] + "..."
+        answer = " + ".join(a.get("theme_ids", [])) or "skipped"
+        return f"theme of '{title}': {answer}"
     return d.action

@@ -1,14 +1,13 @@
-"""Clustering helpers: defaults that scale with n, readable labels, the shared neighbour graph,
-outlier reassignment."""
+"""Clustering helpers: defaults that scale with n, identical papers kept together, the shared
+neighbour graph, outlier reassignment."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from pipeline.cluster import _reassign_outliers, resolve_params
+from pipeline.cluster import _reassign_outliers, merge_identical_clusters, resolve_params
 from pipeline.config import ClusterConfig
-from pipeline.labels import generic_phrases, make_label
 from pipeline.neighbours import exact_cosine_knn
 
 
@@ -23,27 +22,16 @@ def test_defaults_scale_with_corpus_size():
     assert (fixed["min_cluster_size"], fixed["n_neighbors"]) == (7, 9)
 
 
-def test_labels_are_two_to_four_words_without_repeats():
-    """Labels take 2-4 words from the best keyphrases, skip repeated words and generic phrases."""
-    assert (
-        make_label(["reward model", "reward models", "preference", "dpo"])
-        == "reward model, preference"
-    )
-    assert make_label(
-        ["language models", "robot grasping"], skip=frozenset({"language models"})
-    ) == ("robot grasping")
-    assert make_label(["robot"]) == "robot papers"
-    assert make_label([]) == ""
-    for keywords in (["a b c d e"], ["x", "y", "z", "w"], ["long phrase here", "more words"]):
-        label = make_label(keywords)
-        assert label == "" or 2 <= len(label.replace(",", " ").split()) <= 4
-
-
-def test_generic_phrases_are_those_shared_by_many_clusters():
-    """A phrase in the keywords of more than a quarter of the clusters (and > 2) is generic."""
-    keywords = {i: ["language models", f"topic {i}"] for i in range(8)}
-    keywords[0] = ["unique", "topic 0"]
-    assert generic_phrases(keywords) == frozenset({"language models"})
+def test_identical_papers_make_one_cluster():
+    """Clusters with identical centroids (the same text under many ids) become one, the smaller
+    id; distinct clusters and the unassigned papers are untouched."""
+    rng = np.random.default_rng(0)
+    same = rng.standard_normal(8)
+    other = rng.standard_normal(8)
+    embeddings = np.vstack([np.tile(same, (30, 1)), other + 0.1 * rng.standard_normal((10, 8))])
+    labels = np.array([0] * 15 + [2] * 15 + [1] * 9 + [-1])
+    merged = merge_identical_clusters(labels, embeddings)
+    assert set(merged[:30]) == {0} and set(merged[30:39]) == {1} and merged[39] == -1
 
 
 def test_exact_knn_matches_brute_force_and_puts_self_first():

@@ -22,7 +22,7 @@ BAD_VALUES = [
     ({"cluster": {"mmr_diversity": 7.5}}, "cluster.mmr_diversity = 7.5"),
     ({"cluster": {"n_keywords": -2}}, "cluster.n_keywords = -2"),
     ({"themes": {"min_score": float("nan")}}, "themes.min_score = nan"),
-    ({"themes": {"paper_weight": float("inf")}}, "themes.paper_weight = inf"),
+    ({"themes": {"title_weight": float("inf")}}, "themes.title_weight = inf"),
     ({"layout": {"min_dist": 3.0}}, "layout.min_dist = 3.0"),
     ({"embed": {"model": "/no/such/model"}}, "embed.model = '/no/such/model'"),
 ]

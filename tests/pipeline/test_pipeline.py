@@ -14,7 +14,7 @@ from pipeline import contract, derive
 from pipeline.config import EmbedConfig, PipelineConfig
 from pipeline.contract import OTHER
 from pipeline.run import build_run
-from pipeline.themes import parse_themes
+from pipeline.themes import ThemeLabel, parse_themes
 from tests.fake_embedder import (
     PLANTED_THEMES_TOML,
     TOPIC_THEME,
@@ -218,3 +218,35 @@ def test_no_cluster_found_gives_one_cluster_and_a_warning(tmp_path):
     assert summary.n_clusters == 1 and "no cluster" in summary.warnings[0]
     assert (run.assignments["cluster_id"] == 0).all()
     assert not run.assignments["is_reassigned"].any()
+
+
+def test_run_trains_with_answers_and_examples(planted, tmp_path):
+    """A run given reviewers' answers and a themes file with examples uses both (manifest and
+    summary count them), the answered paper takes its answer, and the run stores its prior and
+    the examples found."""
+    papers, topics, first, _ = planted
+    vision = next(p.paper_id for p, t in zip(papers, topics, strict=True) if t == "vision")
+    example = next(p.paper_id for p, t in zip(papers, topics, strict=True) if t == "data")
+    themes_toml = PLANTED_THEMES_TOML.replace(
+        'key_terms = ["corpus", "deduplication", "toxicity"]',
+        f'key_terms = ["corpus", "deduplication", "toxicity"]\nexamples = ["{example}"]',
+    )
+    summary = build_run(
+        papers,
+        [],
+        _config(tmp_path),
+        tmp_path / "runs",
+        themes=parse_themes(themes_toml),
+        embedder=FakeEmbedder(),
+        answers=[ThemeLabel(vision, ("control",)), ThemeLabel("not-in-run", ("control",))],
+    )
+    run = contract.read_run(tmp_path / "runs", summary.run_id)
+    assert summary.theme_labels == {"examples": 1, "answers": 1}
+    assert run.manifest.theme_labels == summary.theme_labels
+    assert any("not-in-run: paper not in this run" in w for w in run.manifest.warnings)
+    theme = run.assignments.set_index("paper_id")["theme_id"]
+    assert theme[vision] == "control" and theme[example] == "pretraining-data"
+    assert run.theme_prior().shape == (len(papers), len(run.themes))
+    assert run.theme_labels["paper_id"].tolist() == [example]
+    probs = run.assignments["theme_probability"]
+    assert probs.between(0, 1).all() and probs.gt(0.5).mean() > 0.8

@@ -9,12 +9,14 @@ import pytest
 from pipeline import contract
 from pipeline.__main__ import main
 from tests.conftest import FIXTURES, ROOT
+from tests.pipeline.test_labels import assert_labels_occur
 
 
 @pytest.mark.real_model
 def test_sample_run_with_real_model(tmp_path, capsys):
     """`python -m pipeline run` on the sample gives a valid run whose themes agree with the
-    hand-labelled gold file (tests/fixtures/sample_theme_gold.csv) on >= 75% of papers."""
+    hand-labelled gold file (tests/fixtures/sample_theme_gold.csv) on >= 75% of papers, and
+    whose cluster labels are noun phrases found in enough of each cluster's papers."""
     runs = tmp_path / "runs"
     code = main(
         [
@@ -36,6 +38,10 @@ def test_sample_run_with_real_model(tmp_path, capsys):
     assert 3 <= run.manifest.counts.n_clusters <= 20
     assert (run.assignments["cluster_id"] == -1).mean() < 0.3
     assert run.clusters["label"].str.len().gt(0).all()
+    texts = (run.papers["title"] + ". " + run.papers["abstract"]).tolist()
+    real = run.clusters[run.clusters["cluster_id"] >= 0]
+    labels = dict(zip(real["cluster_id"], real["label"], strict=True))
+    assert_labels_occur(labels, texts, run.assignments["cluster_id"].tolist())
     from bertopic import BERTopic
 
     model = BERTopic.load(str(run.path / "model"))  # reloadable, as in a notebook

@@ -1,8 +1,10 @@
-"""Themes file parsing (errors name their line) and the theme scoring rules."""
+"""Themes file parsing (errors name their line, examples resolve or warn), the prior's evidence
+rules, and the theme stage end to end."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.config import ThemeConfig
@@ -14,9 +16,9 @@ from pipeline.themes import (
     load_themes,
     parse_themes,
     slugify,
-    standardise,
-    term_hits,
 )
+from pipeline.themes.definitions import resolve_examples
+from pipeline.themes.evidence import standardise, term_counts
 from tests.conftest import ROOT
 
 GOOD = """
@@ -25,6 +27,8 @@ GOOD = """
 name = "RL post-training"
 description = "Reinforcement learning after pretraining."
 key_terms = ["RLHF", "reward model"]
+examples = ["arxiv:2401.00001", "2402.00002v3", "A Title Written Exactly"]
+counter_examples = ["10.1000/XYZ"]
 
 [[theme]]
 id = "ctrl"
@@ -34,7 +38,7 @@ description = "Control policies for robots."
 
 
 def test_bundled_themes_file_has_the_four_sample_themes():
-    """data/themes.toml parses and names the four sample themes with descriptions and key terms."""
+    """data/themes.toml names the four sample themes, each with key terms and examples."""
     themes = load_themes(ROOT / "data" / "themes.toml")
     assert [t.theme_id for t in themes] == [
         "pretraining-data",
@@ -42,15 +46,34 @@ def test_bundled_themes_file_has_the_four_sample_themes():
         "rl-post-training",
         "control",
     ]
-    assert all(t.description and t.key_terms for t in themes)
+    assert all(t.description and t.key_terms and t.examples for t in themes)
 
 
-def test_parse_good_file_fills_default_ids():
-    """A theme without `id` gets the slug of its name; key terms default to none."""
+def test_parse_good_file_fills_defaults():
+    """A theme without `id` gets the slug of its name; lists default to empty; lines known."""
     themes = parse_themes(GOOD)
     assert [t.theme_id for t in themes] == ["rl-post-training", "ctrl"]
     assert themes[0].key_terms == ("RLHF", "reward model") and themes[1].key_terms == ()
+    assert themes[0].examples[2] == "A Title Written Exactly" and themes[1].examples == ()
+    assert themes[0].line == 3 and themes[1].line == 10
     assert slugify("RL post-training!") == "rl-post-training"
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [("Обучение", "obuchenie"), ("学习", "xuexi"), ("Théorie", "theorie")],
+)
+def test_names_in_any_script_get_a_working_slug(name, slug):
+    """A theme name in another script is transliterated into its id."""
+    assert slugify(name) == slug
+    assert parse_themes(f'[[theme]]\nname = "{name}"\ndescription = "d"\n')[0].theme_id == slug
+
+
+def test_a_name_without_letters_gets_a_hash_slug():
+    """`!!!` has nothing to transliterate: its id is theme-<hash>, stable and valid."""
+    theme = parse_themes('[[theme]]\nname = "!!!"\ndescription = "d"\n')[0]
+    assert theme.theme_id == slugify("!!!") and theme.theme_id.startswith("theme-")
+    assert len(theme.theme_id) == len("theme-") + 8
 
 
 @pytest.mark.parametrize(
@@ -64,7 +87,9 @@ def test_parse_good_file_fills_default_ids():
             "duplicate",
         ),
         ('[[theme]]\nname = "a"\ndescription = "b"\nkey_terms = "x"\n', 1, "key_terms"),
+        ('[[theme]]\nname = "a"\ndescription = "b"\nexamples = [1]\n', 1, "examples"),
         ('[[theme]]\nid = "other"\nname = "a"\ndescription = "b"\n', 1, "reserved"),
+        ('[[theme]]\nid = "Bad Id"\nname = "a"\ndescription = "b"\n', 1, "'Bad Id'"),
         ('[[theme]]\nname = "a"\ndescription = "b\n', 3, "invalid TOML"),
     ],
 )
@@ -76,21 +101,52 @@ def test_themes_file_errors_name_the_line(text, line, fragment):
     assert f"line {line}" in message and fragment in message, message
 
 
-def test_empty_or_missing_themes_file(tmp_path):
-    """A file with no [[theme]] table, or no file at all, is a clear error."""
+def test_empty_missing_or_folder_themes_file(tmp_path):
+    """No [[theme]] table, no file, or a folder: each is one clear error."""
     with pytest.raises(ThemesFileError, match="no themes"):
         parse_themes("# nothing here\n")
     with pytest.raises(ThemesFileError, match="not found"):
         load_themes(tmp_path / "missing.toml")
+    with pytest.raises(ThemesFileError, match="folder"):
+        load_themes(tmp_path)
 
 
-def test_term_hits_match_hyphen_and_space_variants():
-    """Key terms match across spaces and hyphens, titles count twice."""
-    theme = Theme("cp", "continual pretraining", "d", ("continual pre-training",))
-    hits = term_hits(
-        ["Continual Pre-Training at scale"], ["we study continual pretraining"], [theme]
+def test_examples_resolve_by_id_version_doi_and_title_and_warn_otherwise():
+    """Examples match arXiv ids (with or without prefix and version), DOIs (any case) and exact
+    titles (any case or punctuation); a reference matching no paper is a warning naming the
+    theme and its line; counter-examples become exclusions."""
+    themes = parse_themes(GOOD, "my.toml")
+    papers = pd.DataFrame(
+        {
+            "paper_id": ["arxiv:2401.00001", "arxiv:2402.00002", "title:abc", "doi:10.1000/xyz"],
+            "title": ["One", "Two", "A title written exactly!", "Four"],
+        }
     )
-    assert hits[0, 0] == pytest.approx(np.log1p(2 * 2 + 1 * 2))
+    labels, warnings = resolve_examples(themes, papers, "my.toml")
+    found = {(lab.paper_id, lab.theme_ids, lab.excluded) for lab in labels}
+    assert found == {
+        ("arxiv:2401.00001", ("rl-post-training",), ()),
+        ("arxiv:2402.00002", ("rl-post-training",), ()),
+        ("title:abc", ("rl-post-training",), ()),
+        ("doi:10.1000/xyz", (), ("rl-post-training",)),
+    }
+    assert warnings == []
+    _, warnings = resolve_examples(themes, papers.iloc[:1], "my.toml")
+    assert len(warnings) == 3
+    assert all(w.startswith("my.toml, line 3: theme 'RL post-training'") for w in warnings)
+    assert any("counter-example '10.1000/XYZ' matches no paper" in w for w in warnings)
+
+
+def test_term_counts_match_variants_at_word_starts():
+    """Key terms match across case, spaces, hyphens and joined prefixes, at a word start only
+    ("robot" counts "robots", not "microrobot"); every term counts on its own."""
+    theme = Theme("t", "continual pretraining", "d", ("continual pre-training", "robot"))
+    texts = [
+        "Continual Pre-Training of robots and a microrobot",
+        "continual pretraining; continual   pre training",
+    ]
+    counts = term_counts(texts, [theme])
+    assert counts[:, 0].tolist() == [2 + 1, 2 + 2]
 
 
 def test_standardise_centres_each_theme():
@@ -100,9 +156,7 @@ def test_standardise_centres_each_theme():
     assert np.allclose(standardise(np.array([[0.3, 0.9]])), 0.0)
 
 
-def test_paper_below_min_score_stays_other():
-    """A paper whose best theme score is under min_score is "other", never forced into a theme."""
-    rng = np.random.default_rng(0)
+def _two_theme_world(rng, n_noise=5):
     directions = rng.standard_normal((2, 16))
     themes = [Theme("a", "alpha", "alpha"), Theme("b", "beta", "beta")]
 
@@ -113,20 +167,37 @@ def test_paper_below_min_score_stays_other():
         [
             directions[0] + 0.05 * rng.standard_normal((5, 16)),
             directions[1] + 0.05 * rng.standard_normal((5, 16)),
-            rng.standard_normal((5, 16)),
+            rng.standard_normal((n_noise, 16)),
         ]
     )
+    return themes, encode, papers
+
+
+def test_paper_below_min_score_stays_other():
+    """Papers near a theme get it; unrelated papers stay "other", never forced into a theme; the
+    probability of the theme given is higher where the evidence is stronger."""
+    themes, encode, papers = _two_theme_world(np.random.default_rng(0))
+    n = len(papers)
     result = assign_themes(
-        papers, np.full(15, -1), themes, encode, ThemeConfig(lexical_weight=0.0, paper_weight=1.0)
+        papers,
+        ["a study"] * n,
+        ["nothing"] * n,
+        [f"p{i}" for i in range(n)],
+        np.full(n, -1),
+        themes,
+        encode,
+        ThemeConfig(min_score=1.0),
     )
-    assert list(result.theme_ids[:5]) == ["a"] * 5 and list(result.theme_ids[5:10]) == ["b"] * 5
-    assert (result.theme_ids[10:] == OTHER).sum() >= 3
-    assert (result.scores[:10] > result.scores[10:].max() - 1e-9).sum() >= 8
+    ids = result.assignment.theme_ids
+    assert list(ids[:5]) == ["a"] * 5 and list(ids[5:10]) == ["b"] * 5
+    assert (ids[10:] == OTHER).sum() >= 3
+    assert result.prior.shape == (n, 3)
+    assert np.allclose(result.assignment.probabilities.sum(axis=1), 1.0)
 
 
 def test_theme_needs_evidence_of_its_own():
     """A paper that stands out for a theme only relative to the corpus (low raw similarity, no
-    key term in its text) stays "other"; a key-term mention makes the theme eligible again."""
+    key term in its text) stays "other"; a key-term mention opens the theme again."""
     rng = np.random.default_rng(1)
     direction = rng.standard_normal(32)
     direction /= np.linalg.norm(direction)
@@ -139,15 +210,46 @@ def test_theme_needs_evidence_of_its_own():
     noise -= np.outer(noise @ direction, direction)  # orthogonal to the theme
     papers = noise / np.linalg.norm(noise, axis=1, keepdims=True)
     papers[0] = 0.3 * direction + 0.95 * papers[0]  # raw similarity about 0.3: best of corpus
-    titles = ["a study"] * 20
-    abstracts = ["nothing here"] * 20
-    config = ThemeConfig(lexical_weight=0.0, paper_weight=1.0, min_score=0.5)
-    gated = assign_themes(
-        papers, np.full(20, -1), themes, encode, config, titles=titles, abstracts=abstracts
-    )
-    assert gated.theme_ids[0] == OTHER and gated.scores[0] < config.min_score
+    titles, abstracts = ["a study"] * 20, ["nothing here"] * 20
+    config = ThemeConfig(min_score=2.0)
+    ids = [f"p{i}" for i in range(20)]
+
+    def theme_of_first():
+        result = assign_themes(
+            papers, titles, abstracts, ids, np.full(20, -1), themes, encode, config
+        )
+        return result.assignment.theme_ids[0]
+
+    assert theme_of_first() == OTHER
     abstracts[0] = "we train a reward model"
-    mentioned = assign_themes(
-        papers, np.full(20, -1), themes, encode, config, titles=titles, abstracts=abstracts
+    assert theme_of_first() == "rl"
+
+
+def test_examples_label_their_paper_and_missing_ones_warn():
+    """An example gets its theme (with the label's probability), a counter-example loses it,
+    and an example matching no paper is a warning of the stage, not an error."""
+    themes, encode, papers = _two_theme_world(np.random.default_rng(2))
+    themes = [
+        Theme("a", "alpha", "alpha", examples=("p12", "arxiv:9999.99999"), line=4),
+        Theme("b", "beta", "beta", counter_examples=("p5",)),
+    ]
+    n = len(papers)
+    titles = [f"p{i}" for i in range(n)]
+    result = assign_themes(
+        papers,
+        titles,
+        ["x"] * n,
+        [f"id{i}" for i in range(n)],
+        np.full(n, -1),
+        themes,
+        encode,
+        ThemeConfig(min_score=1.0),
+        themes_source="t.toml",
     )
-    assert mentioned.theme_ids[0] == "rl"
+    a = result.assignment
+    assert a.theme_ids[12] == "a" and a.theme_probability[12] > 0.9
+    assert a.theme_ids[5] != "b"
+    assert a.n_used["example"] == 2
+    assert result.warnings == (
+        "t.toml, line 4: theme 'alpha': example 'arxiv:9999.99999' matches no paper",
+    )

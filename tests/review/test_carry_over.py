@@ -108,7 +108,7 @@ def test_unclear_matches_are_flagged_not_carried(reviewed):
         tables["clusters"][col] = tables["clusters"][col].dt.date
     tables["papers"] = tables["papers"].assign(published=tables["papers"]["published"].dt.date)
     manifest = dataclasses.replace(new.manifest, run_id="halved2")
-    contract.write_run(runs, tables, new.embeddings(mmap=False), manifest)
+    contract.write_run(runs, tables, new.embeddings(mmap=False), manifest, new.theme_prior())
     halved = contract.read_run(runs, "halved2")
 
     report = review.carry_over(store, run, halved)

@@ -1,0 +1,138 @@
+"""Theme stage: reads the papers (embeddings, titles, abstracts, clusters), a themes file's themes
+(or none) and theme labels (examples, reviewers' answers); produces every paper's probability for
+each theme and "other", its theme and, when it clearly has two, a secondary theme.
+
+Modules: `definitions` (the themes file, example references), `evidence` (what the themes file
+says about each paper: prior logits), `model` (labels move probabilities; numpy only, so the
+dashboard refits after each answer), `generated` (themes without a themes file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.contract import OTHER
+from pipeline.themes.definitions import (
+    Theme,
+    ThemesFileError,
+    load_themes,
+    parse_themes,
+    resolve_examples,
+    slugify,
+)
+from pipeline.themes.evidence import prior_logits, theme_evidence, unit
+from pipeline.themes.generated import auto_n_generated, generated_themes
+from pipeline.themes.model import (
+    LABEL_SOURCES,
+    ThemeAssignment,
+    ThemeLabel,
+    assign_from_prior,
+)
+
+__all__ = [
+    "LABEL_SOURCES",
+    "Theme",
+    "ThemeAssignment",
+    "ThemeLabel",
+    "ThemeResult",
+    "ThemesFileError",
+    "assign_themes",
+    "load_themes",
+    "parse_themes",
+    "slugify",
+]
+
+NAMED_METHOD = (
+    "prior from each theme's description and key terms (z-scored embedding similarity, key terms "
+    "in title and abstract); examples and reviewers' answers move the papers near them"
+)
+GENERATED_METHOD = "generated: k-means groups of the embeddings, whole clusters, named by phrases"
+
+
+@dataclass(frozen=True)
+class ThemeResult:
+    """The theme stage's output. `prior` (n, n_themes + 1) float32 logits, "other" last, in
+    `themes` order; `assignment` the themes after labels; `examples` the themes file's labels
+    found in this corpus; `warnings` one line per unusable example or label."""
+
+    themes: tuple[Theme, ...]
+    is_generated: bool
+    method: str
+    prior: np.ndarray
+    assignment: ThemeAssignment
+    examples: tuple[ThemeLabel, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def class_ids(self) -> list[str]:
+        return [t.theme_id for t in self.themes] + [OTHER]
+
+
+def assign_themes(
+    embeddings: np.ndarray,
+    titles: Sequence[str],
+    abstracts: Sequence[str],
+    paper_ids: Sequence[str],
+    cluster_ids: np.ndarray,
+    themes: Sequence[Theme] | None,
+    encode: Callable[[list[str]], np.ndarray],
+    config,
+    *,
+    answers: Sequence[ThemeLabel] = (),
+    seed: int = 0,
+    themes_source: str = "themes file",
+) -> ThemeResult:
+    """Give every paper theme probabilities and a theme. With `themes` (from a file) the prior
+    comes from their descriptions and key terms and their examples become labels; without, themes
+    are generated (see `generated`). `answers` (reviewers' labels, matched by paper id) move the
+    probabilities too. `config` is a `ThemeConfig`."""
+    vectors = unit(embeddings)
+    paper_ids = [str(p) for p in paper_ids]
+    titles, abstracts = list(titles), list(abstracts)
+    warnings: list[str] = []
+    examples: list[ThemeLabel] = []
+    if themes:
+        themes = tuple(themes)
+        evidence = theme_evidence(vectors, titles, abstracts, themes, encode)
+        prior = prior_logits(evidence, config)
+        papers = pd.DataFrame({"paper_id": paper_ids, "title": titles})
+        examples, missing = resolve_examples(themes, papers, themes_source)
+        warnings += missing
+        is_generated, method = False, NAMED_METHOD
+    else:
+        texts = [f"{t}. {a}" for t, a in zip(titles, abstracts, strict=True)]
+        n_groups = config.n_generated or auto_n_generated(len(paper_ids))
+        themes, ids = generated_themes(vectors, cluster_ids, texts, titles, n_groups, seed)
+        prior = generated_prior(ids, [t.theme_id for t in themes], config.min_score)
+        is_generated, method = True, GENERATED_METHOD
+    class_ids = [t.theme_id for t in themes] + [OTHER]
+    assignment = assign_from_prior(
+        prior, vectors, paper_ids, class_ids, [*examples, *answers], config
+    )
+    warnings += [f"theme label not used: {s}" for s in assignment.skipped]
+    return ThemeResult(
+        themes=tuple(themes),
+        is_generated=is_generated,
+        method=method,
+        prior=prior,
+        assignment=assignment,
+        examples=tuple(examples),
+        warnings=tuple(warnings),
+    )
+
+
+GENERATED_MARGIN = 3.0  # a generated theme's logit above (its papers) or below "other"
+
+
+def generated_prior(theme_ids: np.ndarray, themes: list[str], min_score: float) -> np.ndarray:
+    """Prior logits for generated themes: a paper's own group GENERATED_MARGIN above "other"
+    (about 0.95 probability with a handful of themes), every other group as far below."""
+    prior = np.full((len(theme_ids), len(themes) + 1), min_score - GENERATED_MARGIN, np.float32)
+    prior[:, -1] = min_score
+    for j, theme in enumerate(themes):
+        prior[theme_ids == theme, j] = min_score + GENERATED_MARGIN
+    return prior

@@ -1,0 +1,73 @@
+"""Generated themes (no themes file): reads the paper embeddings, texts and clusters; produces a
+few broad themes, each a union of whole clusters, named with a noun phrase of its papers.
+
+The broad groups come from k-means on the embeddings (PCA to 50 dimensions, many restarts), not
+from the cluster hierarchy: they are then nearly the same whatever the seed, and each cluster joins
+the group that holds most of its papers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pipeline.contract import OTHER, UNASSIGNED
+from pipeline.labels import group_labels
+from pipeline.themes.definitions import Theme, slugify
+
+GROUP_DIMENSIONS = 50
+GROUP_RESTARTS = 10
+
+
+def auto_n_generated(n_papers: int) -> int:
+    """Generated themes for n papers: clip(round(log2(n) / 2), 2, 8) (75 -> 3, 10k -> 7)."""
+    return int(np.clip(round(np.log2(max(n_papers, 2)) / 2), 2, 8))
+
+
+def broad_groups(unit_embeddings: np.ndarray, n_groups: int, seed: int) -> np.ndarray:
+    """A k-means group per paper (0..n_groups-1), numbered by first appearance in the input."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    n = len(unit_embeddings)
+    n_groups = max(1, min(n_groups, n))
+    if n_groups == 1:
+        return np.zeros(n, dtype=np.int64)
+    dims = min(GROUP_DIMENSIONS, n - 1, unit_embeddings.shape[1])
+    reduced = PCA(dims, random_state=seed).fit_transform(unit_embeddings)
+    raw = KMeans(n_groups, n_init=GROUP_RESTARTS, random_state=seed).fit_predict(reduced)
+    order = {g: i for i, g in enumerate(dict.fromkeys(raw.tolist()))}
+    return np.array([order[g] for g in raw], dtype=np.int64)
+
+
+def generated_themes(
+    unit_embeddings: np.ndarray,
+    cluster_ids: np.ndarray,
+    texts: Sequence[str],
+    titles: Sequence[str],
+    n_groups: int,
+    seed: int,
+) -> tuple[tuple[Theme, ...], np.ndarray]:
+    """(themes, theme id per paper). A cluster takes the group holding most of its papers;
+    unassigned papers take their own group. Groups left without papers are dropped."""
+    groups = broad_groups(unit_embeddings, n_groups, seed)
+    paper_group = groups.copy()
+    for cluster in set(cluster_ids.tolist()) - {UNASSIGNED}:
+        members = cluster_ids == cluster
+        paper_group[members] = np.bincount(groups[members]).argmax()
+    names = group_labels(texts, paper_group, titles)
+    themes: list[Theme] = []
+    theme_of: dict[int, str] = {}
+    used: set[str] = {OTHER}
+    for group in sorted(set(paper_group.tolist())):
+        name = names.get(group) or f"theme {group + 1}"
+        theme_id = slugify(name)
+        while theme_id in used:
+            theme_id += f"-{group + 1}"
+        used.add(theme_id)
+        n = int((paper_group == group).sum())
+        description = f"generated: {n} papers whose texts often say “{name}”"
+        themes.append(Theme(theme_id, name, description))
+        theme_of[group] = theme_id
+    return tuple(themes), np.array([theme_of[g] for g in paper_group], dtype=object)
