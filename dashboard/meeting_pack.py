@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import exports, figures, layers, palette, transforms
-from pipeline import contract, review
+from pipeline import contract, derive, review
 
 N_TOP_PAPERS = 5  # papers per cluster on a slide
 LOG_CSV_COLUMNS = (
@@ -56,12 +56,16 @@ def pack_figures(
     view = transforms.paper_view(tables)
     names = tables["themes"].set_index("theme_id")["name"].to_dict()
     colors = palette.theme_colors(tables["themes"]["theme_id"].tolist())
-    counts = transforms.timeline_counts(view, period_kind, "theme_id")
+    span = derive.timeline_span(view["published"], period_kind)  # the same bounds as the page
+    counts = transforms.timeline_counts(view, period_kind, "theme_id", span=span)
     timeline = figures.timeline_figure(counts, names=names, colors=colors, style="lines")
+    outside = transforms.outside_span_text(span)
     map_layers = layers.map_layers(view, colors=colors, labels=True)
     the_map = figures.map_figure(map_layers, height=700)
     return {
-        "timeline": exports.titled(timeline, "Papers per theme", f"by {period_kind}"),
+        "timeline": exports.titled(
+            timeline, "Papers per theme", f"by {period_kind}" + (f". {outside}" if outside else "")
+        ),
         "map": exports.titled(the_map, "Paper map", "colour = theme; labels = clusters"),
     }
 
