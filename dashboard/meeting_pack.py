@@ -5,6 +5,7 @@ formula-injection-safe CSV. Figures come from dashboard.figures; no Streamlit he
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class MeetingPack:
     pptx: Path
     decisions_csv: Path
     has_images: bool  # chart images in the deck (False: text placeholders, no Chromium)
+    review_problem: str = ""  # why the pack has no review ("" when the log was read)
 
 
 def pack_figures(
@@ -335,8 +337,14 @@ def pack_for_run(
     *,
     images: bool = True,
 ) -> MeetingPack:
-    """Read a run and its review, then write its meeting pack (what the CLI calls)."""
+    """Read a run and its review, then write its meeting pack (what the CLI calls). When the
+    review store cannot be read the pack shows the run without reviews and `review_problem`
+    says why; the store file is left untouched."""
     run = contract.read_run(runs_dir, run_id)
     store = review.ReviewStore(store_path or review.default_store_path(runs_dir))
-    state = review.load_state(store, run)
-    return build_meeting_pack(run, state.tables, state.log, out_dir, images=images)
+    try:
+        state, problem = review.load_state(store, run), ""
+    except review.StoreUnreadable as exc:
+        state, problem = review.unreviewed_state(run), str(exc)
+    pack = build_meeting_pack(run, state.tables, state.log, out_dir, images=images)
+    return dataclasses.replace(pack, review_problem=problem)
