@@ -227,9 +227,10 @@ def outside_span_text(span: derive.PeriodSpan) -> str:
             f"{_n_papers(span.n_after)} after {span.periods[-1]} "
             f"(latest {span.latest.date().isoformat()})"
         )
+    longer = " or a longer period" if span.is_capped and span.kind != "year" else ""
     return (
         "Not on the chart: " + " and ".join(parts) + ", dated far from the others; "
-        "the sidebar's date filter shows them."
+        f"the sidebar's date filter{longer} shows them."
     )
 
 

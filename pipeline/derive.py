@@ -69,7 +69,8 @@ class PeriodSpan:
 
     `periods` are labels in order without gaps; `n_before` / `n_after` count the dated papers
     before the first / after the last of them, `earliest` / `latest` are the outermost of those
-    dates (None when there is none)."""
+    dates (None when there is none). `is_capped`: the dates that are not outlying span more than
+    the most periods shown, so a longer period kind would show more of them."""
 
     kind: str
     periods: tuple[str, ...] = ()
@@ -77,6 +78,7 @@ class PeriodSpan:
     n_after: int = 0
     earliest: pd.Timestamp | None = None
     latest: pd.Timestamp | None = None
+    is_capped: bool = False
 
     @property
     def n_outside(self) -> int:
@@ -141,7 +143,8 @@ def timeline_span(published: pd.Series, kind: str, max_periods: int = MAX_PERIOD
         return PeriodSpan(kind)
     ordinals = _ordinals(stamps, kind)
     first, last = (int(_ordinals(pd.Series(list(bounds)), kind)[i]) for i in (0, 1))
-    if last - first + 1 > max_periods:
+    is_capped = last - first + 1 > max_periods
+    if is_capped:
         inside = np.sort(ordinals[(ordinals >= first) & (ordinals <= last)])
         starts = np.unique(inside)
         n_in = np.searchsorted(inside, starts + max_periods) - np.searchsorted(inside, starts)
@@ -155,6 +158,7 @@ def timeline_span(published: pd.Series, kind: str, max_periods: int = MAX_PERIOD
         n_after=len(after),
         earliest=pd.Timestamp(before.min()) if len(before) else None,
         latest=pd.Timestamp(after.max()) if len(after) else None,
+        is_capped=is_capped,
     )
 
 

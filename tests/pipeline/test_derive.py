@@ -58,7 +58,7 @@ def test_timeline_span_groups_a_stray_old_date():
     for kind, n_periods in (("month", 36), ("quarter", 12), ("year", 3)):
         span = derive.timeline_span(published, kind)
         assert len(span.periods) == n_periods and span.periods[0].startswith("2022")
-        assert (span.n_before, span.n_after) == (1, 0)
+        assert (span.n_before, span.n_after) == (1, 0) and not span.is_capped
         assert span.earliest == pd.Timestamp("1948-06-01") and span.latest is None
     assert derive.latest_date(published) == pd.Timestamp("2024-12-31")
 
@@ -84,6 +84,7 @@ def test_timeline_span_is_bounded_for_dates_from_year_1000_to_9999():
         labels = derive.period_labels(published, kind)
         inside = labels.isin(span.periods).sum()
         assert inside + span.n_before + span.n_after == len(published)
+        assert span.is_capped
     assert derive.timeline_span(pd.Series([], dtype="datetime64[s]"), "year").periods == ()
 
 
