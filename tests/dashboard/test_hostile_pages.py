@@ -87,6 +87,14 @@ def test_damaged_store_every_page_works_with_a_banner(runs, damaged, page):
     assert _store(runs).read_bytes() == damaged
 
 
+def test_damaged_store_presenter_disables_decisions(runs, damaged):
+    """Presenter shows the run's clusters but takes no decision while the log is unreadable."""
+    at = open_page("app_pages/presenter.py", reviewer="Ada")
+    assert at.button(key=S.PRESENTER_STATUS["accepted"]).disabled
+    assert at.button(key=S.PRESENTER_RENAME).disabled
+    assert _store(runs).read_bytes() == damaged
+
+
 def test_damaged_store_shows_the_runs_own_labels(runs, damaged):
     """The cluster picker lists the run's labels, not the reviewed ones the log held."""
     at = open_page("app_pages/clusters.py")
