@@ -1,16 +1,23 @@
-"""Server-side time per dashboard page render at two corpus sizes, side by side.
+"""Server-side time per dashboard page render at two corpus sizes, side by side; with --dates,
+Timelines and the meeting pack on runs whose dates are spread in hostile ways.
 
-Builds two synthetic runs with tests/run_factory.py: a small one (generated text) and a large
-one whose titles/abstracts/authors/dates are the real arXiv cs papers of
+Builds synthetic runs with tests/run_factory.py. Default: a small one (generated text) and a
+large one whose titles/abstracts/authors/dates are the real arXiv cs papers of
 ../shared/corpora/arxiv_cs_daily_2025_2026 (cluster/theme assignments, map and embeddings are
 synthetic). Each page is rendered with Streamlit's AppTest (script run + figure/table
 serialisation, no browser) and timed: cold load, first render of each page, and a rerun after a
-filter change. Usage: python bench/bench_dashboard.py [--small 75] [--large 74728]
+filter change. With --dates: four runs of the same size (the usual two years, the same with one
+paper from 1948, dates spread from year 1000 to 9999, twenty years of monthly data), the
+Timelines page in every period kind and the meeting pack (no images) on each, with ratios
+against the usual run.
+Usage: python bench/bench_dashboard.py [--small 75] [--large 74728] | --dates [--papers 5000]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import resource
 import sys
@@ -21,9 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from dashboard.meeting_pack import pack_for_run  # noqa: E402
+from pipeline.contract import PERIOD_KINDS  # noqa: E402
 from tests.run_factory import make_run  # noqa: E402
 
 CORPUS = (
@@ -82,11 +92,86 @@ def paper_detail_time(runs_dir: Path, paper_id: str) -> tuple[float, float]:
     return first, _timed(at)
 
 
+def spread_dates(n: int, start: str, end: str, seed: int = 0) -> list[dt.date]:
+    """`n` seeded random dates, uniform from `start` to `end` (ISO dates)."""
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    days = np.random.default_rng(seed).integers(0, (last - first).days + 1, n)
+    return [first + dt.timedelta(days=int(d)) for d in days]
+
+
+def date_runs(n: int) -> dict[str, list[dt.date] | None]:
+    """The runs of the --dates comparison: name -> paper dates (None: make_run's two years)."""
+    with_1948 = spread_dates(n, "2022-01-01", "2024-12-31")
+    with_1948[0] = dt.date(1948, 6, 1)
+    return {
+        "2 years (usual)": None,
+        "+ one paper of 1948": with_1948,
+        "years 1000-9999": spread_dates(n, "1000-01-01", "9999-12-31"),
+        "20 years, monthly": spread_dates(n, "2006-01-01", "2025-12-31"),
+    }
+
+
+def measure_dates(runs_dir: Path, repeats: int = 3) -> dict[str, float]:
+    """Timelines in each period kind (run already cached; a new session each time, best of
+    `repeats`) and the meeting pack (best of two), in seconds."""
+    os.environ["RTE_RUNS_DIR"] = str(runs_dir)
+    out: dict[str, float] = {}
+    _timed(AppTest.from_file(APP, default_timeout=600))  # read the run and prepare its views
+    for kind in PERIOD_KINDS:
+        times = []
+        for _ in range(repeats):
+            at = AppTest.from_file(APP, default_timeout=600)
+            at.query_params["period"] = kind
+            at.switch_page("app_pages/timelines.py")
+            times.append(_timed(at))
+        out[f"timelines by {kind}: render"] = min(times)
+        fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+        out[f"timelines by {kind}: periods shown"] = float(len(fig["data"][0]["x"]))
+    times = []
+    for _ in range(2):
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            pack_for_run(runs_dir, None, tmp, Path(tmp) / "review.sqlite", images=False)
+            times.append(time.perf_counter() - start)
+    out["meeting pack, no images"] = min(times)
+    return out
+
+
+def main_dates(n: int) -> None:
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        make_run(Path(tmp) / "warm-up", 50, seed=0)
+        measure_dates(Path(tmp) / "warm-up", repeats=1)  # imports and first-use costs
+        for i, (name, dates) in enumerate(date_runs(n).items()):
+            runs = Path(tmp) / f"dates{i}"
+            make_run(runs, n, seed=0, dates=dates)
+            results[name] = measure_dates(runs)
+            print(f"measured {name}", flush=True)
+    names = list(results)
+    width = max(len(k) for k in results[names[0]])
+    print(f"\n{n:,} papers; seconds (periods shown: count); ratio = against the usual run")
+    print(f"{'':<{width}}  " + "  ".join(f"{name:>20}" for name in names))
+    for key in results[names[0]]:
+        base = results[names[0]][key]
+        fmt = "{:>9,.0f}" if "periods" in key else "{:>9.3f}"
+        cells = [fmt.format(results[name][key]) for name in names[:1]]
+        cells += [
+            fmt.format(results[name][key]) + f" ({results[name][key] / max(base, 1e-9):>5.1f}x)"
+            for name in names[1:]
+        ]
+        print(f"{key:<{width}}  " + "  ".join(f"{c:>20}" for c in cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=75)
     parser.add_argument("--large", type=int, default=74_728)
+    parser.add_argument("--dates", action="store_true", help="the hostile-dates comparison")
+    parser.add_argument("--papers", type=int, default=5_000, help="papers per run with --dates")
     args = parser.parse_args()
+    if args.dates:
+        main_dates(args.papers)
+        return
     if not CORPUS.is_file():
         sys.exit(f"corpus not found: {CORPUS}")
     texts = pd.read_parquet(

@@ -2,7 +2,8 @@
 
 `python -m dashboard pack [--run RUN_ID] [--runs-dir DIR] [--out DIR] [--store FILE]` writes a
 run's meeting pack (HTML report, PowerPoint deck, decision log CSV). A user error prints one line
-and exits 2.
+and exits 2; an unreadable review store is no error: the pack is built without reviews and a
+note says so.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def _pack(args: argparse.Namespace) -> int:
     from dashboard.meeting_pack import pack_for_run
 
     pack = pack_for_run(args.runs_dir, args.run_id, args.out, args.store, images=not args.no_images)
+    if pack.review_problem:
+        print(f"note: built without reviews: {pack.review_problem}")
     for path in (pack.html, pack.pptx, pack.decisions_csv):
         print(f"wrote {path} ({Path(path).stat().st_size:,} bytes)")
     if not pack.has_images and not args.no_images:

@@ -2,7 +2,8 @@
 `pipeline.contract` from $RTE_RUNS_DIR (default data/runs) and serves the derived views.
 
 Every page gets its tables from `view_tables(run_id)`, the run with its review decisions
-applied (renames, merges, moves: `pipeline.review.load_state`, called in `_review_state`).
+applied (renames, merges, moves: `pipeline.review.load_state`, called in `_review_state`), or
+the run's own tables when the review store cannot be read (`review_health` says why).
 Cached objects are shared between sessions: treat returned DataFrames and arrays as read-only
 (copy before changing).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,20 @@ def load_run(run_id: str) -> contract.Run:
 
 
 REVIEW_ENV = "RTE_REVIEW_DB"  # review store file; default review.sqlite beside the runs folder
+UNREADABLE = "unreadable"  # the review token when the store cannot be read
+
+
+@dataclass(frozen=True)
+class ReviewHealth:
+    """Whether the review store can be read and written, for the pages to say so."""
+
+    path: Path
+    unreadable: str = ""  # why the log cannot be read ("" when it can): pages show the run as is
+    read_only: str = ""  # why decisions cannot be saved ("" when they can)
+
+    @property
+    def can_save(self) -> bool:
+        return not (self.unreadable or self.read_only)
 
 
 @st.cache_resource(show_spinner=False)
@@ -73,18 +89,43 @@ def review_store() -> review.ReviewStore:
 
 def review_token(run_id: str) -> str:
     """Identifies the state of the review decisions for `run_id` (part of the cache key of
-    `view_tables`): the run's review version, read from the store on every rerun."""
-    return str(review_store().version(run_id))
+    `view_tables`): the run's review version, read from the store on every rerun, or
+    UNREADABLE when the store cannot be read (the pages then show the run's own tables)."""
+    store = review_store()
+    try:
+        return str(store.version(run_id))
+    except review.StoreUnreadable:
+        _review_store.clear()  # open the file afresh next time: it may be moved aside or restored
+        return UNREADABLE
+
+
+def review_health(run_id: str) -> ReviewHealth:
+    """Can the review store be read, and written? Never raises for a damaged or locked-down
+    file: the answer says why, in words."""
+    store = review_store()
+    try:
+        store.version(run_id)
+        return ReviewHealth(store.path, read_only=store.read_only_reason)
+    except review.StoreUnreadable as exc:
+        _review_store.clear()
+        return ReviewHealth(store.path, unreadable=exc.reason)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Applying review decisions…")
 def _review_state(folder: str, run_id: str, token: str) -> review.ReviewState:
-    return review.load_state(review_store(), _load_run(folder, run_id), int(token))
+    run = _load_run(folder, run_id)
+    if token == UNREADABLE:
+        return review.unreviewed_state(run)
+    return review.load_state(review_store(), run, int(token))  # raises (uncached) if damaged
 
 
 def review_state(run_id: str) -> review.ReviewState:
-    """The run's reviewed state (tables in run-table form, log, version) at the current version."""
-    return _review_state(str(runs_dir()), run_id, review_token(run_id))
+    """The run's reviewed state (tables in run-table form, log, version) at the current version;
+    the run's own tables (version 0, no decision) when the store cannot be read."""
+    try:
+        return _review_state(str(runs_dir()), run_id, review_token(run_id))
+    except review.StoreUnreadable:  # damaged since its version was read
+        return _review_state(str(runs_dir()), run_id, UNREADABLE)
 
 
 @st.cache_resource(max_entries=3, show_spinner="Preparing views…")
@@ -108,8 +149,12 @@ def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame
 
 def view_tables(run_id: str) -> dict[str, pd.DataFrame]:
     """All tables the pages show, in reviewed state: papers (one row per paper, see
-    `transforms.paper_view`), clusters, themes, hierarchy, rejections."""
-    return _view_tables(str(runs_dir()), run_id, review_token(run_id))
+    `transforms.paper_view`), clusters, themes, hierarchy, rejections; the run's own tables
+    when the review store cannot be read."""
+    try:
+        return _view_tables(str(runs_dir()), run_id, review_token(run_id))
+    except review.StoreUnreadable:  # damaged since its version was read
+        return _view_tables(str(runs_dir()), run_id, UNREADABLE)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

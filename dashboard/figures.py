@@ -109,7 +109,8 @@ def timeline_figure(
     `measure` is "n_papers" or "share". Sparse periods (`is_sparse`) are shaded grey and their
     points drawn hollow, so nobody reads a trend from two papers. A partial period (optional
     `is_partial`: the data stops inside it) gets a dashed orange band labelled PARTIAL_NOTE and
-    hollow points, so its drop is not read as a decline.
+    hollow points, so its drop is not read as a decline. All grey bands are one path shape, and
+    all orange ones another, so drawing stays linear in the number of periods.
     """
     names = names or {}
     fig = go.Figure()
@@ -124,7 +125,8 @@ def timeline_figure(
             "y": frame[measure],
             "name": label,
             "customdata": np.c_[frame["n_papers"], frame["n_period_total"]],
-            "hovertemplate": f"{label}<br>%{{x}}: %{{y}}"
+            # the name comes from the trace: a label holding %{...} is never a placeholder
+            "hovertemplate": "%{fullData.name}<br>%{x}: %{y}"
             + " (%{customdata[0]} of %{customdata[1]} papers)<extra></extra>",
             "marker": {
                 "symbol": np.where(sparse, "circle-open", "circle").tolist(),
@@ -141,33 +143,39 @@ def timeline_figure(
             fig.add_trace(go.Scatter(mode="lines", stackgroup="one", **kw))
         else:
             fig.add_trace(go.Scatter(mode="lines+markers", **kw))
-    sparse_periods = counts.loc[counts["is_sparse"], "period"].drop_duplicates().tolist()
-    for period in sparse_periods:
-        i = periods.index(period)
-        fig.add_vrect(
-            x0=i - 0.5,
-            x1=i + 0.5,
+    by_period = counts.drop_duplicates("period").set_index("period")
+    sparse_periods = by_period.index[by_period["is_sparse"].to_numpy(bool)].tolist()
+    partial = by_period.get("is_partial", pd.Series(False, index=by_period.index))
+    partial_periods = by_period.index[partial.to_numpy(bool)].tolist()
+    # One path shape per kind of band, whatever the number of periods: a shape per period makes
+    # Plotly re-check every shape on each addition (quadratic: minutes at a few thousand).
+    if sparse_periods:
+        fig.add_shape(
+            type="path",
+            path=_band_path(by_period["is_sparse"].to_numpy(bool)),
+            xref="x",
+            yref="paper",
             fillcolor=SPARSE_FILL,
             line_width=0,
             layer="below",
             name="sparse period",
         )
-    partial_periods = []
-    if "is_partial" in counts.columns:
-        partial_periods = counts.loc[counts["is_partial"], "period"].drop_duplicates().tolist()
-    for period in partial_periods:
-        i = periods.index(period)
-        fig.add_vrect(
-            x0=i - 0.5,
-            x1=i + 0.5,
+    if partial_periods:
+        fig.add_shape(
+            type="path",
+            path=_band_path(partial.to_numpy(bool)),
+            xref="x",
+            yref="paper",
             fillcolor=PARTIAL_FILL,
             line={"color": "#e08a00", "width": 1, "dash": "dot"},
             layer="below",
             name=PARTIAL_NOTE,
         )
+    position = {period: i for i, period in enumerate(periods)}
+    for period in partial_periods:
         fig.add_annotation(
             text=PARTIAL_NOTE,
-            x=i,
+            x=position[period],
             xref="x",
             yref="paper",
             y=1.0,
@@ -200,6 +208,17 @@ def timeline_figure(
         hovermode="closest",
     )
     return fig
+
+
+def _band_path(flags: np.ndarray) -> str:
+    """An SVG path (category positions; y in paper units 0..1) of one rectangle per run of
+    consecutive flagged periods: period i spans i - 0.5 to i + 0.5."""
+    edges = np.diff(np.r_[0, flags.astype(np.int8), 0])
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return " ".join(
+        f"M{a - 0.5},0 L{b - 0.5},0 L{b - 0.5},1 L{a - 0.5},1 Z"
+        for a, b in zip(starts, stops, strict=True)
+    )
 
 
 def theme_sizes_figure(summary: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:

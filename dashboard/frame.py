@@ -1,6 +1,7 @@
 """The dashboard frame around every page: the run picker, the run's facts, the global filters,
-the link to the view and the no-run page (sidebar pieces), and the `ViewContext` it hands to
-the pages (`view()`). Reads runs through `data_access`; app.py calls these in order.
+the link to the view and the no-run page (sidebar pieces), the review-store banner, and the
+`ViewContext` it hands to the pages (`view()`). Reads runs through `data_access`; app.py calls
+these in order.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import streamlit as st
 
 from dashboard import data_access, state, transforms
 from dashboard.palette import theme_colors
-from dashboard.transforms import Filters, ViewFacts
+from dashboard.transforms import Filters, ViewFacts, escape_markdown
 from pipeline import contract
 
 RUN_COMMAND = (
@@ -35,6 +36,7 @@ class ViewContext:
     filters: Filters
     mask: np.ndarray  # papers passing the filters, over tables["papers"]
     facts: ViewFacts
+    review: data_access.ReviewHealth  # can the review store be read and written
     colors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -59,11 +61,15 @@ def view() -> ViewContext:
 def no_run_page(title: str, message: str) -> None:
     """Explain what to do when there is no run to show (never a traceback)."""
     st.title("Research Theme Explorer")
-    st.subheader(title)
+    st.subheader(escape_markdown(title))
     st.text(message)
     st.markdown("Build a run from the bundled sample (or `make run`), then reload this page:")
     st.code(RUN_COMMAND, language="bash")
-    st.caption(f"Runs folder: {data_access.runs_dir()} (set {data_access.RUNS_ENV} to change it)")
+    st.caption(
+        escape_markdown(
+            f"Runs folder: {data_access.runs_dir()} (set {data_access.RUNS_ENV} to change it)"
+        )
+    )
 
 
 def _run_label(manifest: contract.Manifest) -> str:
@@ -84,6 +90,7 @@ def pick_run() -> tuple[str | None, str]:
                 "Rebuild a run with the current pipeline."
             )
         return None, f"There is no run yet in {data_access.runs_dir()}."
+    unlisted(runs)
     by_id = {m.run_id: m for m in usable}
     latest = data_access.latest_run_id()
     default = latest if latest in by_id else usable[0].run_id
@@ -96,6 +103,17 @@ def pick_run() -> tuple[str | None, str]:
         help="Runs in the runs folder, newest first; the default is the latest.",
     )
     return run_id, ""
+
+
+def unlisted(runs: list[contract.RunEntry]) -> None:
+    """A small caption under the run picker naming the run folders it leaves out (a manifest
+    that is damaged, not an object, or from another schema version); the reasons on hover."""
+    broken = [e for e in runs if e.manifest is None]
+    if broken:
+        st.sidebar.caption(
+            escape_markdown("Not listed, cannot be opened: " + ", ".join(e.run_id for e in broken)),
+            help="\n\n".join(escape_markdown(e.problem) for e in broken),
+        )
 
 
 def run_facts(manifest: contract.Manifest) -> None:
@@ -183,6 +201,7 @@ def build_view(run_id: str) -> ViewContext | str:
     except contract.ContractError as exc:
         return str(exc)
     run_facts(run.manifest)
+    health = data_access.review_health(run_id)
     filters = sidebar_filters(tables)
     mask = data_access.filter_mask(run_id, filters)
     themes, clusters = tables["themes"], tables["clusters"]
@@ -197,8 +216,28 @@ def build_view(run_id: str) -> ViewContext | str:
         filters=filters,
         mask=mask,
         facts=facts,
+        review=health,
         colors=theme_colors(themes["theme_id"].tolist()),
     )
+
+
+def review_notice(ctx: ViewContext) -> None:
+    """A banner above every page when the review store cannot be read (the pages show the run
+    as the pipeline made it) or cannot take decisions (they show the review as saved)."""
+    health, path = ctx.review, escape_markdown(str(ctx.review.path))
+    if health.unreadable:
+        st.warning(
+            f"review log unreadable: reviewed labels hidden; file kept untouched at {path} "
+            f"({escape_markdown(health.unreadable)}). The pages show the run as the pipeline "
+            "made it; the Review page says what to do.",
+            icon=":material/report:",
+        )
+    elif health.read_only:
+        st.info(
+            f"Review decisions cannot be saved: {escape_markdown(health.read_only)}. The pages "
+            f"show the review as saved in {path}.",
+            icon=":material/lock:",
+        )
 
 
 def link_to_view(

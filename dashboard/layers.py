@@ -185,7 +185,7 @@ def map_layers(
         hover = _hover(unassigned, "hover_theme")
         points.append(_layer(unassigned, UNASSIGNED_NAME, MUTED, size * 0.8, 0.55, hover=hover))
     for theme_id, group in assigned.groupby("theme_id", sort=True):
-        name = str(group["theme_name"].iloc[0])
+        name = html.escape(str(group["theme_name"].iloc[0]))  # a legend entry: Plotly HTML
         by_theme = {"hover": _hover(group, "hover"), "hover_adds_name": True}
         if color_by == "cluster":
             color = cluster_color(group["cluster_id"].to_numpy())

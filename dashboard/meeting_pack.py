@@ -5,6 +5,7 @@ formula-injection-safe CSV. Figures come from dashboard.figures; no Streamlit he
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import exports, figures, layers, palette, transforms
-from pipeline import contract, review
+from pipeline import contract, derive, review
 
 N_TOP_PAPERS = 5  # papers per cluster on a slide
 LOG_CSV_COLUMNS = (
@@ -47,6 +48,7 @@ class MeetingPack:
     pptx: Path
     decisions_csv: Path
     has_images: bool  # chart images in the deck (False: text placeholders, no Chromium)
+    review_problem: str = ""  # why the pack has no review ("" when the log was read)
 
 
 def pack_figures(
@@ -56,12 +58,16 @@ def pack_figures(
     view = transforms.paper_view(tables)
     names = tables["themes"].set_index("theme_id")["name"].to_dict()
     colors = palette.theme_colors(tables["themes"]["theme_id"].tolist())
-    counts = transforms.timeline_counts(view, period_kind, "theme_id")
+    span = derive.timeline_span(view["published"], period_kind)  # the same bounds as the page
+    counts = transforms.timeline_counts(view, period_kind, "theme_id", span=span)
     timeline = figures.timeline_figure(counts, names=names, colors=colors, style="lines")
+    outside = transforms.outside_span_text(span)
     map_layers = layers.map_layers(view, colors=colors, labels=True)
     the_map = figures.map_figure(map_layers, height=700)
     return {
-        "timeline": exports.titled(timeline, "Papers per theme", f"by {period_kind}"),
+        "timeline": exports.titled(
+            timeline, "Papers per theme", f"by {period_kind}" + (f". {outside}" if outside else "")
+        ),
         "map": exports.titled(the_map, "Paper map", "colour = theme; labels = clusters"),
     }
 
@@ -331,8 +337,14 @@ def pack_for_run(
     *,
     images: bool = True,
 ) -> MeetingPack:
-    """Read a run and its review, then write its meeting pack (what the CLI calls)."""
+    """Read a run and its review, then write its meeting pack (what the CLI calls). When the
+    review store cannot be read the pack shows the run without reviews and `review_problem`
+    says why; the store file is left untouched."""
     run = contract.read_run(runs_dir, run_id)
     store = review.ReviewStore(store_path or review.default_store_path(runs_dir))
-    state = review.load_state(store, run)
-    return build_meeting_pack(run, state.tables, state.log, out_dir, images=images)
+    try:
+        state, problem = review.load_state(store, run), ""
+    except review.StoreUnreadable as exc:
+        state, problem = review.unreviewed_state(run), str(exc)
+    pack = build_meeting_pack(run, state.tables, state.log, out_dir, images=images)
+    return dataclasses.replace(pack, review_problem=problem)

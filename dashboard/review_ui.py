@@ -1,18 +1,23 @@
 """Screen pieces shared by the Review and Presenter pages: the reviewer name, the stale-state
-check around every decision, messages after a decision, split previews, the paper table of a
+check around every decision, messages after a decision (escaped: they quote reviewers' text),
+what to do about an unreadable log, skipped decisions, split previews, the paper table of a
 cluster and the log filters. Their session-state and widget keys are named in state.py."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import data_access, state
+from dashboard.data_access import ReviewHealth
+from dashboard.transforms import escape_markdown
 from pipeline.review import (
     ReviewError,
     ReviewState,
+    SkippedDecision,
     SplitPreview,
     StaleStateError,
     describe,
@@ -50,6 +55,7 @@ def known_reviewer() -> str:
 def flash() -> None:
     """Show the message left by the last decision (once)."""
     kind, text = st.session_state.pop(state.REVIEW_FLASH, (None, None))
+    text = escape_markdown(text or "")  # labels and notes are reviewers' text: never markup
     if kind == "ok":
         st.success(text, icon=":material/check:")
     elif kind == "stale":
@@ -89,6 +95,41 @@ class Decider:
         st.rerun()
 
 
+def unreadable_help(health: ReviewHealth) -> None:
+    """What to do when the review log cannot be read: move the file aside or restore a backup."""
+    path = str(health.path)
+    st.error(
+        escape_markdown(
+            f"The review log cannot be read ({health.unreadable}), so its decisions can be "
+            "neither shown nor added. The file was left untouched."
+        ),
+        icon=":material/report:",
+    )
+    st.markdown(
+        "To review again, either:\n"
+        "- **move the file aside** (keep it: it may be recoverable); reload and a new, empty "
+        "log starts at the same place:"
+    )
+    st.code(f"mv {shlex.quote(path)} {shlex.quote(path + '.damaged')}", language="bash")
+    st.markdown("- or **restore a backup** of the file to the same place, then reload.")
+    st.caption(
+        "Meanwhile the other pages work and show the run without review decisions, and "
+        "`python -m dashboard pack` builds a meeting pack without reviews."
+    )
+
+
+def skipped_warning(skipped: tuple[SkippedDecision, ...], most: int = 8) -> None:
+    """A small warning listing the logged decisions replay could not apply (id, action, why)."""
+    lines = [escape_markdown(f"#{s.decision_id} {s.action}: {s.reason}") for s in skipped[:most]]
+    if len(skipped) > most:
+        lines.append(f"and {len(skipped) - most} more")
+    st.warning(
+        f"{len(skipped)} logged decision(s) could not be applied and are skipped (written by an "
+        "older version or another program; the log is kept as it is):  \n" + "  \n".join(lines),
+        icon=":material/warning:",
+    )
+
+
 def select_cluster(key: str, options: list[int], default: int) -> None:
     """Before the cluster picker is drawn: show the cluster a decision asked for, else keep the
     current choice while it exists (a merge elsewhere may have removed it), else `default`.
@@ -105,7 +146,7 @@ def make_split_preview(run_id: str, review: ReviewState, cluster_id: int, k: int
     try:
         preview = preview_split(data_access.load_run(run_id), review, cluster_id, k)
     except ReviewError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         return
     st.session_state[state.SPLIT_PREVIEW] = preview
 

@@ -185,22 +185,53 @@ def timeline_counts(
     by: str = "theme_id",
     totals_from: pd.DataFrame | None = None,
     data_end: pd.Timestamp | None = None,
+    span: derive.PeriodSpan | None = None,
 ) -> pd.DataFrame:
     """`derive.counts_by_period` over paper-view rows: papers per period and group (`by` =
-    theme_id or cluster_id), every period x group filled, periods without gaps from the first to
-    the last dated paper of `totals_from` (default `papers`), whose papers also make each
-    period's total. `data_end` should be the whole run's latest date (default: that of
-    `totals_from`). Columns: period, group, n_papers, n_period_total, share, is_sparse,
-    is_partial."""
+    theme_id or cluster_id), every period x group filled, over `span` (default
+    `derive.timeline_span` of `totals_from`, which is `papers` by default: the periods where the
+    papers are, bounded whatever the dates; papers dated outside it are not counted). The
+    papers of `totals_from` also make each period's total. `data_end` should be the whole run's
+    `derive.latest_date` (default: that of `totals_from`). Columns: period, group, n_papers,
+    n_period_total, share, is_sparse, is_partial."""
     totals = papers if totals_from is None else totals_from
     end = derive.latest_date(totals["published"]) if data_end is None else data_end
+    if span is None:
+        span = derive.timeline_span(totals["published"], period_kind)
     return derive.counts_by_period(
         papers[period_kind],
         papers[by],
-        derive.period_span(totals["published"], period_kind),
+        span.periods,
         totals[period_kind],
         kind=period_kind,
         data_end=end,
+    )
+
+
+def _n_papers(n: int) -> str:
+    return f"{n:,} paper" + ("" if n == 1 else "s")
+
+
+def outside_span_text(span: derive.PeriodSpan) -> str:
+    """A caption naming the dated papers a timeline leaves out (see `derive.timeline_span`),
+    e.g. "Not on the chart: 3 papers before 2022-Q1 (earliest 1948-06-01) ...", else ""."""
+    if not span.n_outside or not span.periods:
+        return ""
+    parts = []
+    if span.n_before:
+        parts.append(
+            f"{_n_papers(span.n_before)} before {span.periods[0]} "
+            f"(earliest {span.earliest.date().isoformat()})"
+        )
+    if span.n_after:
+        parts.append(
+            f"{_n_papers(span.n_after)} after {span.periods[-1]} "
+            f"(latest {span.latest.date().isoformat()})"
+        )
+    longer = " or a longer period" if span.is_capped and span.kind != "year" else ""
+    return (
+        "Not on the chart: " + " and ".join(parts) + ", dated far from the others; "
+        f"the sidebar's date filter{longer} shows them."
     )
 
 

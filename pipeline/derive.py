@@ -8,6 +8,7 @@ a count means the same everywhere. Pure pandas/numpy: no model, no I/O (the dash
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -56,24 +57,120 @@ def period_last_day(label: str, kind: str) -> pd.Timestamp:
     return _period(label, kind).end_time.normalize()
 
 
-def period_span(published: pd.Series, kind: str) -> list[str]:
-    """Every period label from the earliest to the latest date, in order, without gaps."""
-    stamps = pd.to_datetime(published).dropna()
+OUTLIER_IQR = 3.0  # a date beyond Q1 - 3 IQR or Q3 + 3 IQR (Tukey's far-out fences) is outlying
+MIN_IQR_DAYS = 365  # ... with the interquartile range taken as at least a year
+MAX_PERIODS = 300  # the most periods a timeline shows (25 years of months)
+_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
+
+
+@dataclass(frozen=True)
+class PeriodSpan:
+    """The periods a timeline shows, and the dated papers it leaves out (see `timeline_span`).
+
+    `periods` are labels in order without gaps; `n_before` / `n_after` count the dated papers
+    before the first / after the last of them, `earliest` / `latest` are the outermost of those
+    dates (None when there is none). `is_capped`: the dates that are not outlying span more than
+    the most periods shown, so a longer period kind would show more of them."""
+
+    kind: str
+    periods: tuple[str, ...] = ()
+    n_before: int = 0
+    n_after: int = 0
+    earliest: pd.Timestamp | None = None
+    latest: pd.Timestamp | None = None
+    is_capped: bool = False
+
+    @property
+    def n_outside(self) -> int:
+        return self.n_before + self.n_after
+
+
+def _stamps(published: pd.Series) -> pd.Series:
+    return pd.Series(pd.to_datetime(pd.Series(published))).dropna()
+
+
+def date_bounds(published: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The earliest and latest dates that are not outlying (None when nothing is dated).
+
+    The rule, the same for every period kind: a date is outlying when it lies beyond Tukey's
+    far-out fences, Q1 - 3 IQR and Q3 + 3 IQR of all dates (the IQR taken as at least a year, so
+    a corpus of a few weeks keeps last year's papers), unless a dense year (SPARSE_MIN_PAPERS
+    or more papers) lies at or beyond it: a real long tail stays, a typo (1948 among 2022-2024,
+    9999-12-31) goes. Outlying papers are kept in the run; timelines count them apart.
+    """
+    stamps = _stamps(published)
     if stamps.empty:
-        return []
-    freq = _check_kind(kind)
-    span = pd.period_range(stamps.min().to_period(freq), stamps.max().to_period(freq), freq=freq)
-    return period_labels(pd.Series(span.start_time), kind).tolist()
+        return None
+    days = stamps.to_numpy().astype("datetime64[D]").astype(np.int64)
+    q1, q3 = np.quantile(days, [0.25, 0.75])
+    iqr = max(q3 - q1, MIN_IQR_DAYS)
+    lo, hi = q1 - OUTLIER_IQR * iqr, q3 + OUTLIER_IQR * iqr
+    years = stamps.dt.year.value_counts()
+    dense = years[years >= SPARSE_MIN_PAPERS].index
+    if len(dense):
+        lo = min(lo, np.datetime64(f"{int(dense.min()):04d}-01-01", "D").astype(np.int64))
+        hi = max(hi, np.datetime64(f"{int(dense.max()):04d}-12-31", "D").astype(np.int64))
+    kept = stamps[(days >= lo) & (days <= hi)]
+    return pd.Timestamp(kept.min()), pd.Timestamp(kept.max())
+
+
+def _ordinals(stamps: pd.Series, kind: str) -> np.ndarray:
+    """Period number of each date: year * periods per year + period within the year."""
+    year = stamps.dt.year.to_numpy(np.int64)
+    if kind == "year":
+        return year
+    within = stamps.dt.month if kind == "month" else stamps.dt.quarter
+    return year * _PER_YEAR[kind] + within.to_numpy(np.int64) - 1
+
+
+def _label(ordinal: int, kind: str) -> str:
+    year, within = divmod(int(ordinal), _PER_YEAR[kind])
+    if kind == "month":
+        return f"{year:04d}-{within + 1:02d}"
+    return f"{year:04d}-Q{within + 1}" if kind == "quarter" else f"{year:04d}"
+
+
+def timeline_span(published: pd.Series, kind: str, max_periods: int = MAX_PERIODS) -> PeriodSpan:
+    """The periods a timeline of `published` shows, in order without gaps, and what it leaves
+    out: from the period of the earliest to that of the latest date that is not outlying (see
+    `date_bounds`); when that is more than `max_periods` periods, the `max_periods` consecutive
+    periods holding the most papers (the latest such window on a tie). Bounded whatever the
+    dates: at most `max_periods` labels and O(n log n) work."""
+    _check_kind(kind)
+    stamps = _stamps(published)
+    bounds = date_bounds(stamps)
+    if bounds is None:
+        return PeriodSpan(kind)
+    ordinals = _ordinals(stamps, kind)
+    first, last = (int(_ordinals(pd.Series(list(bounds)), kind)[i]) for i in (0, 1))
+    is_capped = last - first + 1 > max_periods
+    if is_capped:
+        inside = np.sort(ordinals[(ordinals >= first) & (ordinals <= last)])
+        starts = np.unique(inside)
+        n_in = np.searchsorted(inside, starts + max_periods) - np.searchsorted(inside, starts)
+        first = int(starts[np.flatnonzero(n_in == n_in.max())[-1]])
+        last = int(inside[np.searchsorted(inside, first + max_periods) - 1])
+    before, after = stamps[ordinals < first], stamps[ordinals > last]
+    return PeriodSpan(
+        kind,
+        tuple(_label(o, kind) for o in range(first, last + 1)),
+        n_before=len(before),
+        n_after=len(after),
+        earliest=pd.Timestamp(before.min()) if len(before) else None,
+        latest=pd.Timestamp(after.max()) if len(after) else None,
+        is_capped=is_capped,
+    )
 
 
 def latest_date(published: pd.Series) -> pd.Timestamp | None:
-    """Where the data ends: the latest date (None if nothing is dated).
+    """Where the data ends: the latest date that is not outlying (see `date_bounds`; None if
+    nothing is dated), so a typo like 9999-12-31 never hides a partial period.
 
     Pass the dates of all papers of the run, not a filtered subset, so a filter never makes a
     period partial.
     """
-    stamps = pd.to_datetime(published).dropna()
-    return None if stamps.empty else pd.Timestamp(stamps.max()).normalize()
+    bounds = date_bounds(published)
+    return None if bounds is None else bounds[1].normalize()
 
 
 def is_partial_period(label: str, kind: str, data_end: pd.Timestamp | None) -> bool:
@@ -129,7 +226,8 @@ def timeline(published: pd.Series, groups: pd.Series, kinds: Sequence[str] = PER
     parts = []
     for kind in kinds:
         labels = period_labels(published, kind)
-        counts = counts_by_period(labels, groups, period_span(published, kind))
+        present = sorted(labels.dropna().unique())  # empty rows are dropped: no span needed
+        counts = counts_by_period(labels, groups, present)
         counts = counts[counts["n_papers"] > 0].drop(columns=["is_sparse", "is_partial"])
         counts.insert(0, "period_kind", kind)
         counts["period_start"] = [period_start(p, kind) for p in counts["period"]]

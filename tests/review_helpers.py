@@ -1,14 +1,22 @@
 """Runs for review tests: a base synthetic run (tests/run_factory.make_run) and variants of it
 written through pipeline.contract, as a re-run would give: cluster numbers permuted (another
-seed), papers added, labels regenerated."""
+seed), papers added, labels regenerated; and a process that obeys file modes, for read-only
+stores."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipeline import contract, derive
 from tests.run_factory import make_run
@@ -94,3 +102,20 @@ def write_variant(
     tables["theme_labels"] = source.theme_labels
     contract.write_run(runs_dir, tables, emb, manifest, prior)
     return contract.read_run(runs_dir, run_id)
+
+
+def without_write_permission(code: str, timeout_s: float = 120) -> dict:
+    """Run `code` in a process that obeys file modes (root ignores them: it runs with the
+    capabilities that bypass them dropped) and return the JSON of its last printed line; skips
+    the test where modes cannot be enforced."""
+    command = [sys.executable, "-c", textwrap.dedent(code)]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: file modes cannot be enforced")
+        caps = "-dac_override,-dac_read_search"
+        command = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout_s)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

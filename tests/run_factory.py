@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,8 @@ def make_run(
     include_script_title: bool = True,
     start: str = "2024-01-01",
     end: str = "2025-12-31",
+    dates: Sequence[dt.date | None] | None = None,
+    theme_names: Sequence[str] | None = None,
 ) -> str:
     """Write a valid synthetic run into `runs_dir` and return its run id.
 
@@ -61,8 +64,13 @@ def make_run(
     list), arxiv_id and listing_date; its first `n_papers` rows are used. Paper 0 gets the
     unsafe title `SCRIPT_TITLE` unless `include_script_title` is False. About 8% of papers are
     unassigned (cluster -1); the rest fall into `n_clusters` planted clusters, each with a
-    dominant theme that most of its papers share.
+    dominant theme that most of its papers share. Papers are dated from `start` to `end`
+    (later clusters skewed towards the end), unless `dates` gives each paper's date (None:
+    undated) or `texts` has a listing_date column. `theme_names` renames the THEMES in order
+    (their ids stay).
     """
+    if dates is not None and len(dates) != n_papers:
+        raise ValueError(f"dates: {len(dates)} dates for {n_papers} papers")
     rng = np.random.default_rng(seed)
     n_clusters = n_clusters or max(4, int(np.sqrt(n_papers) / 2))
     run_id = run_id or f"run-{n_papers}-seed{seed}"
@@ -107,10 +115,8 @@ def make_run(
             if "arxiv_id" in texts
             else [f"2501.{i:05d}" for i in range(n_papers)]
         )
-        if "listing_date" in texts:
+        if dates is None and "listing_date" in texts:
             dates = [dt.date.fromisoformat(d) for d in texts["listing_date"].astype(str)]
-        else:
-            dates = None
     else:
         titles, abstracts, authors = [], [], []
         for i in range(n_papers):
@@ -121,7 +127,6 @@ def make_run(
             )
             authors.append([f"Author {i % 7}", f"Coauthor {i % 11}"])
         arxiv_ids = [f"2501.{i:05d}" for i in range(n_papers)]
-        dates = None
     if dates is None:
         span = (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days
         # later clusters grow faster: skew their dates towards the end
@@ -185,7 +190,9 @@ def make_run(
                 "key_terms": [],
                 "is_generated": False,
             }
-            for tid, name, desc in THEMES
+            for (tid, _, desc), name in zip(
+                THEMES, theme_names or [t[1] for t in THEMES], strict=False
+            )
         ]
     )
     themes = derive.themes_table(definitions, assignments["theme_id"], clusters)

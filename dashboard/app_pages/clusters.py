@@ -81,7 +81,7 @@ if cluster_id is None:
     rows = event.selection.rows if event else []
     if rows:
         st.button(
-            f"Open {labels[int(table.iloc[rows[0]]['cluster_id'])]}",
+            escape_markdown(f"Open {labels[int(table.iloc[rows[0]]['cluster_id'])]}"),
             type="primary",
             on_click=_open,
             args=(int(table.iloc[rows[0]]["cluster_id"]),),

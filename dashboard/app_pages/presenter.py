@@ -25,6 +25,7 @@ st.markdown(  # static CSS only: large type for a projector
 review_ui.flash()
 with st.expander("Reviewer", expanded=not review_ui.known_reviewer()):
     reviewer = review_ui.reviewer_input()
+can_decide = bool(reviewer) and ctx.review.can_save  # the frame's banner says why not
 undecided_only = st.toggle(
     "Agenda: only clusters still needing a decision (unreviewed)", key=state.PRESENTER_UNDECIDED
 )
@@ -110,7 +111,7 @@ for col, status in zip(
         status.capitalize(),
         key=state.PRESENTER_STATUS[status],
         width="stretch",
-        disabled=not reviewer,
+        disabled=not can_decide,
         type="primary" if row["status"] == status else "secondary",
     ):
         decide(set_status, cluster_id, status)
@@ -121,13 +122,13 @@ with r1:
         value=row["label"],
         key=state.versioned(state.PRESENTER_LABEL, row["cluster_key"], review.version),
     )
-    if st.button("Save name", key=state.PRESENTER_RENAME, disabled=not reviewer):
+    if st.button("Save name", key=state.PRESENTER_RENAME, disabled=not can_decide):
         decide(rename, cluster_id, name)
 with r2:
     note = st.text_input(
         "Note", key=state.versioned(state.PRESENTER_NOTE, row["cluster_key"], review.version)
     )
-    if st.button("Add note", key=state.PRESENTER_NOTE_GO, disabled=not reviewer):
+    if st.button("Add note", key=state.PRESENTER_NOTE_GO, disabled=not can_decide):
         decide(add_note, cluster_id, note)
 
 with st.expander(f"Agenda ({len(keys)} clusters)"):

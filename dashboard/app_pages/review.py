@@ -1,7 +1,8 @@
 """Review page: per cluster status, name, theme and notes; merge, split (preview, accept), move
 papers, the unassigned-papers queue, the filterable decision log and undo. Every decision goes
 to the review store (pipeline.review) and is refused when someone else changed the state
-since this page was drawn."""
+since this page was drawn. An unreadable store gets what to do instead; a read-only one is
+shown with its decision buttons disabled; decisions replay skipped are listed."""
 
 import streamlit as st
 
@@ -23,6 +24,10 @@ from pipeline.review import (
 )
 
 ctx = frame.view()
+st.title("Review")
+if ctx.review.unreadable:
+    review_ui.unreadable_help(ctx.review)
+    st.stop()
 review = data_access.review_state(ctx.run_id)
 seen = review_ui.begin(review)  # the version this browser last saw (stale check)
 clusters = review.clusters
@@ -32,9 +37,11 @@ sizes = dict(zip(clusters["cluster_id"], clusters["n_papers"], strict=True))
 edited = dict(zip(clusters["cluster_id"], clusters["is_edited"], strict=True))
 n_unassigned = int((review.assignments["cluster_id"] == UNASSIGNED).sum())
 
-st.title("Review")
 review_ui.flash()
+if review.skipped:
+    review_ui.skipped_warning(review.skipped)
 reviewer = review_ui.reviewer_input()
+can_decide = bool(reviewer) and ctx.review.can_save  # a read-only store takes no decision
 st.caption(
     f"Review version {review.version} · {len(review.log)} decisions logged · decisions are saved "
     "at once and shown on every page (edited items are marked ✎). The global filters do not "
@@ -96,10 +103,10 @@ else:
         status = st.segmented_control(
             "Status", list(STATUSES), default=row["status"], key=_input(state.REVIEW_STATUS)
         )
-        if st.button("Save status", key=_button(state.REVIEW_STATUS_GO), disabled=not reviewer):
+        if st.button("Save status", key=_button(state.REVIEW_STATUS_GO), disabled=not can_decide):
             decide(set_status, cluster_id, status or row["status"])
         name = st.text_input("Name", value=row["label"], key=_input(state.REVIEW_LABEL))
-        if st.button("Rename", key=_button(state.REVIEW_RENAME), disabled=not reviewer):
+        if st.button("Rename", key=_button(state.REVIEW_RENAME), disabled=not can_decide):
             decide(rename, cluster_id, name)
         theme_ids = list(themes) + ([] if "other" in themes else ["other"])
         theme = st.selectbox(
@@ -109,13 +116,13 @@ else:
             index=theme_ids.index(row["theme_id"]) if row["theme_id"] in theme_ids else 0,
             key=_input(state.REVIEW_THEME),
         )
-        if st.button("Set theme", key=_button(state.REVIEW_THEME_GO), disabled=not reviewer):
+        if st.button("Set theme", key=_button(state.REVIEW_THEME_GO), disabled=not can_decide):
             decide(set_theme, cluster_id, theme)
     with right:
         for note in row["notes"]:
             st.text(f"• {note}")
         text = st.text_area("Add a note", key=_input(state.REVIEW_NOTE), height=90)
-        if st.button("Add note", key=_button(state.REVIEW_NOTE_GO), disabled=not reviewer):
+        if st.button("Add note", key=_button(state.REVIEW_NOTE_GO), disabled=not can_decide):
             decide(add_note, cluster_id, text)
 
     with st.expander("Merge with other clusters"):
@@ -130,7 +137,7 @@ else:
             "Name of the merged cluster (optional)", key=_input(state.REVIEW_MERGE_NAME)
         )
         if st.button(
-            "Merge", key=_button(state.REVIEW_MERGE_GO), disabled=not (reviewer and chosen)
+            "Merge", key=_button(state.REVIEW_MERGE_GO), disabled=not (can_decide and chosen)
         ):
             decide(
                 merge,
@@ -174,7 +181,7 @@ else:
                 "Accept split",
                 type="primary",
                 key=_button(state.REVIEW_SPLIT_ACCEPT),
-                disabled=not reviewer,
+                disabled=not can_decide,
             ):
                 review_ui.drop_preview()
                 decide(accept_split, preview, labels=names)
@@ -205,7 +212,7 @@ destination = st.selectbox(
     "Move them to", destinations, format_func=_cluster_name, key=_input(state.REVIEW_MOVE_TO)
 )
 if st.button(
-    "Move papers", key=_button(state.REVIEW_MOVE_GO), disabled=not (reviewer and selected)
+    "Move papers", key=_button(state.REVIEW_MOVE_GO), disabled=not (can_decide and selected)
 ):
     decide(move, selected, destination)
 
@@ -222,9 +229,9 @@ st.dataframe(
 )
 effective = effective_decisions(review.log)
 if st.button(
-    "Undo last decision" + (f": {describe(effective[-1])}" if effective else ""),
+    "Undo last decision" + (f": {escape_markdown(describe(effective[-1]))}" if effective else ""),
     key=state.REVIEW_UNDO,
-    disabled=not (reviewer and effective),
+    disabled=not (can_decide and effective),
 ):
     decide(undo)
 

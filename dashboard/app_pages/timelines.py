@@ -1,10 +1,11 @@
 """Timelines page: papers per theme (or per cluster inside one theme) by month, quarter or year,
-as counts or shares, lines or stacked areas; sparse periods marked; a theme and a period list
-their papers."""
+as counts or shares, lines or stacked areas; sparse periods marked; papers dated far from the
+others named in a caption; a theme and a period list their papers."""
 
 import streamlit as st
 
 from dashboard import figures, frame, state, transforms, widgets
+from dashboard.transforms import escape_markdown
 from pipeline import derive
 from pipeline.contract import PERIOD_KINDS
 
@@ -48,9 +49,12 @@ else:
         )
     # shares are relative to all filtered papers of the period, whatever the grouping
     data_end = derive.latest_date(ctx.papers["published"])  # the whole run's, whatever the filters
-    counts = transforms.timeline_counts(subset, period, by, totals_from=shown, data_end=data_end)
+    span = derive.timeline_span(shown["published"], period)  # where the papers are, bounded
+    counts = transforms.timeline_counts(
+        subset, period, by, totals_from=shown, data_end=data_end, span=span
+    )
     fig = figures.timeline_figure(counts, measure=measure, style=style, names=names, colors=colors)
-    st.subheader(title + f" by {period}")
+    st.subheader(escape_markdown(f"{title} by {period}"))
     event = widgets.chart(
         fig,
         title=f"{title} by {period}",
@@ -68,6 +72,9 @@ else:
     partial_text = transforms.partial_periods_text(counts, data_end)
     if partial_text:
         st.caption(partial_text)  # period labels and a date: nothing to escape
+    outside_text = transforms.outside_span_text(span)
+    if outside_text:
+        st.caption(outside_text)  # counts, period labels and dates: nothing to escape
 
     st.subheader("Papers in a period")
     groups = counts["group"].drop_duplicates().tolist()  # = trace order of the figure

@@ -48,7 +48,7 @@ from pipeline.review.replay import (
     reviewed_tables,
 )
 from pipeline.review.split import SplitPreview, accept_split, preview_split
-from pipeline.review.state import ReviewState, load_state
+from pipeline.review.state import ReviewState, load_state, unreviewed_state
 from pipeline.review.store import DEFAULT_STORE, ReviewStore, default_store_path
 from pipeline.review.vocabulary import (
     ACTIONS,
@@ -113,4 +113,5 @@ __all__ = [
     "set_status",
     "set_theme",
     "undo",
+    "unreviewed_state",
 ]

@@ -81,6 +81,13 @@ class ReviewState:
         }
 
 
+def unreviewed_state(run: Run) -> ReviewState:
+    """The run as the pipeline wrote it, in reviewed form (version 0, no decision): what to show
+    when the review store cannot be read."""
+    result = replay(run, [])
+    return ReviewState(run.run_id, 0, result.tables, log_frame([]), run.path)
+
+
 def load_state(store: ReviewStore, run: Run, version: int | None = None) -> ReviewState:
     """Read the log and derive the run's reviewed state (at `version`, default the latest),
     with the theme answers of every run in the store applied by paper id. Decisions replay

@@ -14,18 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import state
 from pipeline import contract
+from tests.dashboard.apptest_helpers import APP, PAGES, ROOT
 from tests.run_factory import SCRIPT_TITLE, make_incompatible_run, make_run
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "dashboard" / "app.py")
-PAGES = [
-    "app_pages/overview.py",
-    "app_pages/map.py",
-    "app_pages/timelines.py",
-    "app_pages/clusters.py",
-    "app_pages/review.py",
-    "app_pages/presenter.py",
-]
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import numpy as np
 import pandas as pd
@@ -98,15 +99,44 @@ def test_map_zooms_to_a_cluster(papers):
     assert x1 - x0 < papers["map_x"].max() - papers["map_x"].min()
 
 
+def _bands(shape: dict) -> list[tuple[float, float]]:
+    """The (x0, x1) category positions of the rectangles in a band path shape."""
+    pairs = re.findall(r"M([-\d.]+),0 L([-\d.]+),0", shape["path"])
+    return [(float(a), float(b)) for a, b in pairs]
+
+
+def test_timeline_draws_thousands_of_sparse_periods_as_one_shape():
+    """3,000 sparse periods, alternating with dense ones, make one path shape of 3,000
+    rectangles, not 3,000 shapes (Plotly re-checks every shape on each one added)."""
+    periods = [f"{1000 + i // 4:04d}-Q{i % 4 + 1}" for i in range(6000)]
+    sparse = np.arange(6000) % 2 == 0
+    counts = pd.DataFrame(
+        {
+            "period": periods,
+            "group": "a",
+            "n_papers": np.where(sparse, 1, 9),
+            "n_period_total": np.where(sparse, 1, 9),
+            "share": 1.0,
+            "is_sparse": sparse,
+            "is_partial": False,
+        }
+    )
+    fig = figures.timeline_figure(counts).to_dict()
+    shapes = fig["layout"]["shapes"]
+    assert len(shapes) == 1 and len(_bands(shapes[0])) == 3000
+
+
 def test_timeline_marks_sparse_periods(papers):
     """Sparse periods get a grey band and hollow markers; others solid."""
     counts = transforms.timeline_counts(papers, "month", "theme_id")
     fig = figures.timeline_figure(counts).to_dict()
     sparse = counts.loc[counts["is_sparse"], "period"].drop_duplicates()
-    shapes = fig["layout"].get("shapes", [])
-    assert sum(s.get("name") == "sparse period" for s in shapes) == len(sparse)
-    hollow = set(sparse) | set(counts.loc[counts["is_partial"], "period"])
+    shapes = [s for s in fig["layout"].get("shapes", []) if s.get("name") == "sparse period"]
+    assert len(shapes) == 1  # one path shape, however many periods
+    positions = {i for a, b in _bands(shapes[0]) for i in range(int(a + 0.5), int(b + 0.5))}
     periods = counts["period"].drop_duplicates().tolist()
+    assert {periods[i] for i in positions} == set(sparse)
+    hollow = set(sparse) | set(counts.loc[counts["is_partial"], "period"])
     symbols = fig["data"][0]["marker"]["symbol"]
     for period, symbol in zip(periods, symbols, strict=True):
         assert (symbol == "circle-open") == (period in hollow)
@@ -119,7 +149,7 @@ def test_timeline_marks_a_partial_last_period():
     frame["quarter"] = derive.period_labels(frame["published"], "quarter")
     fig = figures.timeline_figure(transforms.timeline_counts(frame, "quarter")).to_dict()
     partial = [s for s in fig["layout"]["shapes"] if s.get("name") == figures.PARTIAL_NOTE]
-    assert [(s["x0"], s["x1"]) for s in partial] == [(1.5, 2.5)]  # 2026-Q3, third category
+    assert [_bands(s) for s in partial] == [[(1.5, 2.5)]]  # 2026-Q3, third category
     notes = [a for a in fig["layout"]["annotations"] if a.get("text") == figures.PARTIAL_NOTE]
     assert [a["x"] for a in notes] == [2]
     assert fig["data"][0]["marker"]["symbol"] == ["circle", "circle", "circle-open"]

@@ -138,3 +138,13 @@ def test_chosen_paper_is_ringed_at_its_position(papers):
     decided = layers.map_layers(papers, selected_row=7)
     assert decided.chosen == pytest.approx(tuple(papers.loc[7, ["map_x", "map_y"]]))
     assert layers.map_layers(papers, selected_row=10_000).chosen is None
+
+
+def test_theme_layer_names_are_html_escaped(papers):
+    """A theme name made of markup becomes an escaped legend entry, never Plotly HTML."""
+    evil = "<img src=x onerror=alert(1)> **b**"
+    marked = papers.assign(
+        theme_name=papers["theme_name"].where(papers["theme_id"] != "control", evil)
+    )
+    names = {layer.name for layer in layers.map_layers(marked).points}
+    assert "&lt;img src=x onerror=alert(1)&gt; **b**" in names and evil not in names

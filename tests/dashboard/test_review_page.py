@@ -13,20 +13,14 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import state as S
 from pipeline import contract, review
-from tests.run_factory import make_run
+from tests.dashboard.apptest_helpers import APP, open_page, use_small_run
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "dashboard" / "app.py")
 REVIEW, PRESENTER = "app_pages/review.py", "app_pages/presenter.py"
 
 
 @pytest.fixture
 def runs(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "runs"
-    make_run(folder, 60, seed=0, n_clusters=5, run_id="r1")
-    monkeypatch.setenv("RTE_RUNS_DIR", str(folder))
-    monkeypatch.delenv("RTE_REVIEW_DB", raising=False)
-    return folder
+    return use_small_run(tmp_path / "runs", monkeypatch)
 
 
 def _state(runs: Path) -> review.ReviewState:
@@ -48,13 +42,7 @@ def _array(value) -> list:
 
 
 def _open(page: str, reviewer: str | None = "Ada") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page(page)
-    at.run()
-    if reviewer:
-        at.text_input(key=S.REVIEWER).input(reviewer).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(page, reviewer=reviewer)
 
 
 def _ok(at: AppTest) -> None:

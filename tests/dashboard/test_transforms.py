@@ -208,3 +208,17 @@ def test_hover_text_is_html_escaped(papers):
     """Map hover text escapes paper text, because Plotly renders some HTML tags."""
     assert "<script>" not in papers["hover"].iloc[0]
     assert "&lt;script&gt;" in papers["hover"].iloc[0]
+
+
+def test_outside_span_text_names_the_papers_left_out():
+    """The caption counts the papers before and after the timeline with their outermost dates,
+    suggests a longer period only when the span was capped, and is empty when none is left out."""
+    dates = pd.Series(pd.date_range("2024-01-01", "2025-12-31", periods=200))
+    far = pd.concat([dates, pd.Series(pd.to_datetime(["1000-01-01", "1948-06-01", "9999-12-31"]))])
+    text = transforms.outside_span_text(derive.timeline_span(far, "quarter"))
+    assert text.startswith("Not on the chart: 2 papers before 2024-Q1 (earliest 1000-01-01)")
+    assert "1 paper after 2025-Q4 (latest 9999-12-31)" in text and "longer period" not in text
+    assert transforms.outside_span_text(derive.timeline_span(dates, "quarter")) == ""
+    spread = pd.Series(pd.date_range("1000-01-01", "9999-12-31", periods=500, unit="s"))
+    capped = transforms.outside_span_text(derive.timeline_span(spread, "month"))
+    assert "or a longer period" in capped

@@ -23,8 +23,8 @@ def test_counts_by_period_fill_the_span_and_add_up():
     published = pd.Series(pd.to_datetime(["2024-01-05", "2024-03-02", None, "2024-03-30"]))
     groups = pd.Series(["a", "b", "a", "a"])
     labels = derive.period_labels(published, "month")
-    span = derive.period_span(published, "month")
-    assert span == ["2024-01", "2024-02", "2024-03"]
+    span = derive.timeline_span(published, "month").periods
+    assert span == ("2024-01", "2024-02", "2024-03")
     end = derive.latest_date(published)
     counts = derive.counts_by_period(labels, groups, span, kind="month", data_end=end)
     assert len(counts) == 3 * 2
@@ -43,6 +43,56 @@ def test_timeline_long_table_drops_empty_rows():
     assert (table["n_papers"] > 0).all()
     years = table[table["period_kind"] == "year"]
     assert years["period_start"].dt.year.tolist() == [2023, 2024]
+
+
+def _dates(*spans: tuple[str, str, int], extra: tuple[str, ...] = ()) -> pd.Series:
+    """`n` evenly spread dates from `start` to `end` per (start, end, n), plus `extra` dates."""
+    parts = [pd.Series(pd.date_range(a, b, periods=n)) for a, b, n in spans]
+    parts.append(pd.Series(pd.to_datetime(list(extra), format="ISO8601")))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_timeline_span_groups_a_stray_old_date():
+    """One paper from 1948 among 300 from 2022-2024 is counted apart, not 900 empty months."""
+    published = _dates(("2022-01-01", "2024-12-31", 300), extra=("1948-06-01",))
+    for kind, n_periods in (("month", 36), ("quarter", 12), ("year", 3)):
+        span = derive.timeline_span(published, kind)
+        assert len(span.periods) == n_periods and span.periods[0].startswith("2022")
+        assert (span.n_before, span.n_after) == (1, 0) and not span.is_capped
+        assert span.earliest == pd.Timestamp("1948-06-01") and span.latest is None
+    assert derive.latest_date(published) == pd.Timestamp("2024-12-31")
+
+
+def test_timeline_span_keeps_a_dense_long_tail_and_twenty_years_of_months():
+    """A real tail (dense years) stays on the chart; 20 years of months is 240 periods."""
+    tail = _dates(("2000-01-01", "2015-12-31", 160), ("2021-01-01", "2024-12-31", 4000))
+    span = derive.timeline_span(tail, "year")
+    assert span.periods[0] == "2000" and span.n_outside == 0
+    twenty = _dates(("2006-01-15", "2025-12-15", 240))
+    span = derive.timeline_span(twenty, "month")
+    assert len(span.periods) == 240 and span.n_outside == 0
+
+
+def test_timeline_span_is_bounded_for_dates_from_year_1000_to_9999():
+    """Dates spread over nine millennia give at most MAX_PERIODS periods per kind, the densest
+    window, and every dated paper is either inside it or counted before or after it."""
+    days = np.linspace(0, (pd.Timestamp("9999-12-31") - pd.Timestamp("1000-01-01")).days, 2000)
+    published = pd.Series(pd.Timestamp("1000-01-01") + pd.to_timedelta(days.astype(int), "D"))
+    for kind in ("month", "quarter", "year"):
+        span = derive.timeline_span(published, kind)
+        assert 0 < len(span.periods) <= derive.MAX_PERIODS
+        labels = derive.period_labels(published, kind)
+        inside = labels.isin(span.periods).sum()
+        assert inside + span.n_before + span.n_after == len(published)
+        assert span.is_capped
+    assert derive.timeline_span(pd.Series([], dtype="datetime64[s]"), "year").periods == ()
+
+
+def test_timeline_span_keeps_last_years_papers_in_a_corpus_of_weeks():
+    """The IQR is taken as at least a year: two months before three busy weeks is no outlier."""
+    published = _dates(("2026-03-01", "2026-03-21", 200), extra=("2026-01-05",))
+    span = derive.timeline_span(published, "month")
+    assert span.periods == ("2026-01", "2026-02", "2026-03") and span.n_outside == 0
 
 
 def test_cluster_facts_and_the_unassigned_group():

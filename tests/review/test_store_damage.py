@@ -5,19 +5,14 @@ Every hostile file is written by the test itself."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from pipeline import review
+from tests.review_helpers import without_write_permission
 
-ROOT = Path(__file__).resolve().parents[2]
 TARGET = {"cluster_key": "k1", "cluster_id": 0, "label": "a", "paper_ids": ["p1"]}
 PAGE = 4096  # SQLite's default page size: page 1 is the header and schema, the log starts at 2
 
@@ -98,21 +93,6 @@ def test_foreign_sqlite_database_is_unreadable_and_untouched(tmp_path):
     _assert_unreadable(path)
 
 
-def _without_write_permission(code: str) -> dict:
-    """Run `code` in a process that obeys file modes (root ignores them: it runs with the
-    capabilities that bypass them dropped) and return the JSON it prints."""
-    command = [sys.executable, "-c", textwrap.dedent(code)]
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv: file modes cannot be enforced")
-        caps = "-dac_override,-dac_read_search"
-        command = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 READ_THEN_WRITE = """
     import json, sqlite3
     from pipeline import review
@@ -137,7 +117,7 @@ def _read_then_write_with(path: Path, read_only: Path, mode: int) -> dict:
     old = read_only.stat().st_mode & 0o777
     read_only.chmod(mode)
     try:
-        return _without_write_permission(READ_THEN_WRITE.format(path=str(path), target=TARGET))
+        return without_write_permission(READ_THEN_WRITE.format(path=str(path), target=TARGET))
     finally:
         read_only.chmod(old)
 
