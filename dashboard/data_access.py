@@ -89,11 +89,12 @@ def review_store() -> review.ReviewStore:
 
 def review_token(run_id: str) -> str:
     """Identifies the state of the review decisions for `run_id` (part of the cache key of
-    `view_tables`): the run's review version, read from the store on every rerun, or
-    UNREADABLE when the store cannot be read (the pages then show the run's own tables)."""
+    `view_tables`): "<the run's review version>.<the store's answers version>", read from the
+    store on every rerun, or UNREADABLE when the store cannot be read (the pages then show the
+    run's own tables)."""
     store = review_store()
-    try:
-        return str(store.version(run_id))
+    try:  # theme answers of any run apply here too: their version is part of the token
+        return f"{store.version(run_id)}.{store.answers_version()}"
     except review.StoreUnreadable:
         _review_store.clear()  # open the file afresh next time: it may be moved aside or restored
         return UNREADABLE
@@ -116,7 +117,8 @@ def _review_state(folder: str, run_id: str, token: str) -> review.ReviewState:
     run = _load_run(folder, run_id)
     if token == UNREADABLE:
         return review.unreviewed_state(run)
-    return review.load_state(review_store(), run, int(token))  # raises (uncached) if damaged
+    version = int(token.split(".")[0])
+    return review.load_state(review_store(), run, version)  # raises (uncached) if damaged
 
 
 def review_state(run_id: str) -> review.ReviewState:
@@ -130,8 +132,12 @@ def review_state(run_id: str) -> review.ReviewState:
 
 @st.cache_resource(max_entries=3, show_spinner="Preparing views…")
 def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame]:
-    source = _review_state(folder, run_id, token).tables  # the run with review decisions applied
+    reviewed = _review_state(folder, run_id, token)
+    source = reviewed.tables  # the run with review decisions applied
     tables = {
+        "theme_probabilities": pd.DataFrame(
+            reviewed.theme_probabilities, columns=source["themes"]["theme_id"].tolist()
+        ),
         "papers": transforms.paper_view(source),
         "clusters": transforms.cluster_view(source),
         "themes": source["themes"],
@@ -149,7 +155,8 @@ def _view_tables(folder: str, run_id: str, token: str) -> dict[str, pd.DataFrame
 
 def view_tables(run_id: str) -> dict[str, pd.DataFrame]:
     """All tables the pages show, in reviewed state: papers (one row per paper, see
-    `transforms.paper_view`), clusters, themes, hierarchy, rejections; the run's own tables
+    `transforms.paper_view`), clusters, themes, hierarchy, rejections, and
+    theme_probabilities (one column per theme, rows aligned with papers); the run's own tables
     when the review store cannot be read."""
     try:
         return _view_tables(str(runs_dir()), run_id, review_token(run_id))

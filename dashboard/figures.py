@@ -95,6 +95,39 @@ def map_figure(layers: MapLayers, *, height: int = 640) -> go.Figure:
     return fig
 
 
+def _expected_traces(fig: go.Figure, counts, measure: str, names: dict, colors) -> None:
+    """Per group, after the hard-count lines (so click positions keep their trace numbers): a
+    dashed line of the expected papers and a light band of its 95% interval."""
+    suffix = "_share" if measure == "share" else ""
+    for group, frame in counts.groupby("group", sort=True):
+        label = html.escape(str(names.get(group, group)))
+        color = (colors or {}).get(group, "#7f7f7f")
+        x = frame["period"].tolist()
+        fig.add_trace(
+            go.Scatter(
+                x=x + x[::-1],
+                y=frame[f"high{suffix}"].tolist() + frame[f"low{suffix}"].tolist()[::-1],
+                fill="toself",
+                fillcolor=color,
+                opacity=0.15,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                name=f"{label}: 95% band",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=frame[f"expected{suffix}"],
+                mode="lines",
+                line={"color": color, "dash": "dash", "width": 1.5},
+                name=f"{label} (expected)",
+                hovertemplate="%{fullData.name}<br>%{x}: %{y:.1f}<extra></extra>",
+            )
+        )
+
+
 def timeline_figure(
     counts: pd.DataFrame,
     *,
@@ -106,7 +139,9 @@ def timeline_figure(
 ) -> go.Figure:
     """Papers per period and group (output of `counts_by_period`) as lines or stacked areas.
 
-    `measure` is "n_papers" or "share". Sparse periods (`is_sparse`) are shaded grey and their
+    `measure` is "n_papers" or "share". With `expected`, `low` and `high` columns (see
+    `transforms.with_expected`), each line also gets a dashed expected line and its 95% band
+    (not with stacked areas). Sparse periods (`is_sparse`) are shaded grey and their
     points drawn hollow, so nobody reads a trend from two papers. A partial period (optional
     `is_partial`: the data stops inside it) gets a dashed orange band labelled PARTIAL_NOTE and
     hollow points, so its drop is not read as a decline. All grey bands are one path shape, and
@@ -143,6 +178,8 @@ def timeline_figure(
             fig.add_trace(go.Scatter(mode="lines", stackgroup="one", **kw))
         else:
             fig.add_trace(go.Scatter(mode="lines+markers", **kw))
+    if "expected" in counts.columns and style != "area":
+        _expected_traces(fig, counts, measure, names, colors)
     by_period = counts.drop_duplicates("period").set_index("period")
     sparse_periods = by_period.index[by_period["is_sparse"].to_numpy(bool)].tolist()
     partial = by_period.get("is_partial", pd.Series(False, index=by_period.index))

@@ -52,6 +52,11 @@ class ViewContext:
     def filter_text(self) -> str:
         return transforms.describe_filters(self.filters, self.facts)
 
+    @cached_property
+    def shown_probabilities(self) -> pd.DataFrame:
+        """Theme probabilities of the papers that pass the filters (a column per theme)."""
+        return self.tables["theme_probabilities"][self.mask]
+
 
 def view() -> ViewContext:
     """The view context the frame prepared for this run of the page."""

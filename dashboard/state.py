@@ -65,6 +65,7 @@ MAP_PAPER = Param("paper", None)
 TL_PERIOD = Param("period", "quarter")
 TL_MEASURE = Param("measure", "n_papers")
 TL_STYLE = Param("style", "lines")
+TL_COUNTS = Param("counts", "papers")  # "papers", or "expected": also expected counts and band
 TL_WITHIN = Param("within", "")  # a theme id: show the clusters inside it
 TL_GROUP = Param("group", None)  # theme id or cluster id (as text) whose papers to list
 TL_AT = Param("at", None)  # period label whose papers to list

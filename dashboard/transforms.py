@@ -208,6 +208,38 @@ def timeline_counts(
     )
 
 
+def expected_papers(probabilities: pd.DataFrame, z: float = 1.96) -> pd.DataFrame:
+    """Per theme (the columns of `probabilities`, one row per paper): expected papers (the sum
+    of the probabilities) and a `z`-sigma band: theme_id, expected, low, high."""
+    p = probabilities.to_numpy(dtype=np.float64)
+    expected = p.sum(axis=0)
+    half = z * np.sqrt((p * (1 - p)).sum(axis=0))
+    return pd.DataFrame(
+        {
+            "theme_id": probabilities.columns,
+            "expected": expected,
+            "low": np.clip(expected - half, 0, None),
+            "high": expected + half,
+        }
+    )
+
+
+def with_expected(
+    counts: pd.DataFrame, papers: pd.DataFrame, probabilities: pd.DataFrame, period_kind: str
+) -> pd.DataFrame:
+    """`counts` (from `timeline_counts` by theme) with the expected papers per period and theme
+    and their 95% band (`derive.expected_by_period`), as counts (`expected`, `low`, `high`) and
+    as shares of the period's papers (`expected_share`, `low_share`, `high_share`)."""
+    periods = counts["period"].drop_duplicates().tolist()
+    expected = derive.expected_by_period(papers[period_kind], probabilities, periods)
+    out = counts.merge(expected, on=["period", "group"], how="left")
+    total = out["n_period_total"].clip(lower=1)
+    for col in ("expected", "low", "high"):
+        out[col] = out[col].fillna(0.0)
+        out[f"{col}_share"] = out[col] / total
+    return out
+
+
 def _n_papers(n: int) -> str:
     return f"{n:,} paper" + ("" if n == 1 else "s")
 

@@ -219,6 +219,30 @@ def counts_by_period(
     return out
 
 
+def expected_by_period(
+    periods: pd.Series, probabilities: pd.DataFrame, span: Sequence[str], z: float = 1.96
+) -> pd.DataFrame:
+    """Expected papers per period and theme: the sum of the papers' probabilities of the theme
+    (a paper at 0.6 counts 0.6), with a band of `z` standard deviations of that sum (the
+    variance of a sum of independent yes/no papers is the sum of p(1 - p)). `periods` holds
+    each paper's period label (None when undated), `probabilities` one column per theme, rows
+    aligned. Columns: period, group, expected, low (never below 0), high; every period of
+    `span` for every theme."""
+    periods = pd.Series(np.asarray(periods, dtype=object))
+    dated = periods.notna().to_numpy()
+    values = probabilities.to_numpy(dtype=np.float64)[dated]
+    labels = periods[dated].to_numpy()
+    sums = pd.DataFrame(values, columns=probabilities.columns).groupby(labels).sum()
+    var = pd.DataFrame(values * (1 - values), columns=probabilities.columns).groupby(labels).sum()
+    sums, var = sums.reindex(list(span), fill_value=0.0), var.reindex(list(span), fill_value=0.0)
+    out = sums.stack().rename("expected").reset_index()
+    out.columns = ["period", "group", "expected"]
+    half = z * np.sqrt(var.stack().to_numpy())
+    out["low"] = np.clip(out["expected"] - half, 0, None)
+    out["high"] = out["expected"] + half
+    return out
+
+
 def timeline(published: pd.Series, groups: pd.Series, kinds: Sequence[str] = PERIOD_KINDS):
     """Counts per period for whole-run notebooks and reports: the long table of
     `counts_by_period` for each period kind, with `period_kind` and `period_start` added and

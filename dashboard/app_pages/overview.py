@@ -50,13 +50,25 @@ else:
         )
     with right:
         st.subheader(" ")
-        table = summary.assign(growth=(summary["growth"] * 100).round(0))
+        expected = transforms.expected_papers(ctx.shown_probabilities).set_index("theme_id")
+        table = summary.assign(
+            growth=(summary["growth"] * 100).round(0),
+            expected=summary["theme_id"].map(
+                lambda t: f"{expected.at[t, 'expected']:.0f} "
+                f"({expected.at[t, 'low']:.0f}–{expected.at[t, 'high']:.0f})"
+            ),
+        )
         st.dataframe(
-            table[["name", "n_papers", "n_previous", "n_last", "growth"]],
+            table[["name", "n_papers", "expected", "n_previous", "n_last", "growth"]],
             hide_index=True,
             column_config={
                 "name": "theme",
                 "n_papers": "papers",
+                "expected": st.column_config.TextColumn(
+                    "expected (95% band)",
+                    help="Sum of every paper's probability of the theme: a paper at 60% counts "
+                    "0.6. Far from the paper count means many uncertain papers.",
+                ),
                 "n_previous": next(iter(summary["previous_period"]), "") or "previous period",
                 "n_last": next(iter(summary["last_period"]), "") or "last complete period",
                 "growth": st.column_config.NumberColumn("growth %", format="%+d%%"),

@@ -1,6 +1,7 @@
 """Timelines page: papers per theme (or per cluster inside one theme) by month, quarter or year,
-as counts or shares, lines or stacked areas; sparse periods marked; papers dated far from the
-others named in a caption; a theme and a period list their papers."""
+as counts or shares, lines or stacked areas, optionally with expected counts (sum of theme
+probabilities) and their 95% band; sparse periods marked; papers dated far from the others named
+in a caption; a theme and a period list their papers."""
 
 import streamlit as st
 
@@ -11,6 +12,7 @@ from pipeline.contract import PERIOD_KINDS
 
 MEASURES = {"n_papers": "papers", "share": "share of all"}  # value: button text
 STYLES = {"lines": "lines", "area": "stacked areas"}
+COUNTS = {"papers": "papers with the theme", "expected": "+ expected (95% band)"}
 
 ctx = frame.view()
 shown = ctx.shown
@@ -20,10 +22,11 @@ theme_names = dict(zip(themes["theme_id"], themes["name"], strict=True))
 st.title("Timelines")
 widgets.filter_banner(ctx)
 
-c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
+c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 3, 3])
 period = widgets.choice("Period", PERIOD_KINDS, state.TL_PERIOD, where=c1)
 measure = widgets.choice("Measure", list(MEASURES), state.TL_MEASURE, labels=MEASURES, where=c2)
 style = widgets.choice("Style", list(STYLES), state.TL_STYLE, labels=STYLES, where=c3)
+count_kind = widgets.choice("Counts", list(COUNTS), state.TL_COUNTS, labels=COUNTS, where=c5)
 within = (
     c4.selectbox(
         "Show",
@@ -53,6 +56,10 @@ else:
     counts = transforms.timeline_counts(
         subset, period, by, totals_from=shown, data_end=data_end, span=span
     )
+    with_expected = count_kind == "expected" and within is None and style == "lines"
+    if with_expected:
+        counts = transforms.with_expected(counts, shown, ctx.shown_probabilities, period)
+        title += ", with expected papers (95% band)"
     fig = figures.timeline_figure(counts, measure=measure, style=style, names=names, colors=colors)
     st.subheader(escape_markdown(f"{title} by {period}"))
     event = widgets.chart(
@@ -63,6 +70,14 @@ else:
         key=state.keyed(state.TIMELINE_CHART, by),
         select=("points",),
     )
+    if with_expected:
+        st.caption(
+            "Solid: papers whose most likely theme it is. Dashed: expected papers, the sum of "
+            "every paper's probability of the theme (a paper at 60% counts 0.6), with its 95% "
+            "band. Where they differ, many papers are uncertain: Review → Theme triage fixes it."
+        )
+    elif count_kind == "expected":
+        st.caption("Expected counts are drawn for themes as lines (not for clusters or areas).")
     n_sparse = counts.loc[counts["is_sparse"], "period"].nunique()
     if n_sparse:
         st.caption(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from pipeline import derive
@@ -259,10 +260,12 @@ REVIEW_COLUMNS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """The reviewed tables of a run, and the logged decisions replay skipped."""
+    """The reviewed tables of a run, the logged decisions replay skipped, and every paper's
+    theme probabilities (n_papers, n_themes + 1; columns in themes order, "other" last)."""
 
     tables: dict[str, pd.DataFrame]
     skipped: tuple[SkippedDecision, ...]
+    theme_probabilities: np.ndarray
 
 
 def reviewed_tables(
@@ -290,10 +293,10 @@ def replay(
     cluster, paper or theme that is not there) is skipped and listed in `skipped`; it never
     stops the replay.
 
-    Themes: with reviewers' `answers` (theme labels by paper id, from any run) or cluster themes
-    set by a reviewer (labels of that cluster's papers), the theme model is refitted from the
-    run's prior and examples (`pipeline.themes.model.assign_from_prior`), so every paper near an
-    answered one can change too.
+    Themes: the theme model is refitted from the run's prior and examples with reviewers'
+    `answers` (theme labels by paper id, from any run) and cluster themes set by a reviewer
+    (labels of that cluster's papers) (`pipeline.themes.model.assign_from_prior`), so every
+    paper near an answered one can change too; with neither, this gives the run's own themes.
     """
     state, skipped = _replay(run, log)
     tables = dict(run.tables)
@@ -310,12 +313,11 @@ def replay(
         for pid, key in zip(assignments["paper_id"], assignments["cluster_key"], strict=True)
         if key in override
     ]
-    answered = {label.paper_id for label in answers}
-    if cluster_labels or answered & set(assignments["paper_id"]):
-        refit = refit_themes(run, [*cluster_labels, *answers])
-        assignments["theme_id"] = refit.theme_ids.astype(str)
-        assignments["theme_probability"] = refit.theme_probability
-        assignments["secondary_theme_id"] = refit.secondary_ids
+    answered = {label.paper_id for label in answers} & set(assignments["paper_id"])
+    refit = refit_themes(run, [*cluster_labels, *answers])
+    assignments["theme_id"] = refit.theme_ids.astype(str)
+    assignments["theme_probability"] = refit.theme_probability
+    assignments["secondary_theme_id"] = refit.secondary_ids
     assignments["is_answered"] = assignments["paper_id"].isin(answered)
     assignments["is_theme_edited"] = assignments["theme_id"] != assignments["original_theme_id"]
     assignments["is_edited"] = (
@@ -388,7 +390,7 @@ def replay(
 
     if changed_membership or theme_changed:
         tables["themes"] = derive.with_theme_counts(run.themes, assignments["theme_id"], clusters)
-    return ReplayResult(tables, skipped)
+    return ReplayResult(tables, skipped, refit.probabilities)
 
 
 def refit_themes(run: Run, labels: Sequence[ThemeLabel]) -> ThemeAssignment:

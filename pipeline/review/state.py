@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.contract import UNASSIGNED, Run
@@ -29,6 +30,7 @@ class ReviewState:
     run_path: Path  # the run folder the state was derived from
     skipped: tuple[SkippedDecision, ...] = ()  # logged decisions replay could not apply
     answers: AnswerSet = AnswerSet(())  # theme answers of every run (applied by paper id)
+    theme_probabilities: np.ndarray | None = None  # (n_papers, n_themes + 1), themes order
 
     @property
     def clusters(self) -> pd.DataFrame:
@@ -85,7 +87,14 @@ def unreviewed_state(run: Run) -> ReviewState:
     """The run as the pipeline wrote it, in reviewed form (version 0, no decision): what to show
     when the review store cannot be read."""
     result = replay(run, [])
-    return ReviewState(run.run_id, 0, result.tables, log_frame([]), run.path)
+    return ReviewState(
+        run.run_id,
+        0,
+        result.tables,
+        log_frame([]),
+        run.path,
+        theme_probabilities=result.theme_probabilities,
+    )
 
 
 def load_state(store: ReviewStore, run: Run, version: int | None = None) -> ReviewState:
@@ -99,5 +108,12 @@ def load_state(store: ReviewStore, run: Run, version: int | None = None) -> Revi
     answers = theme_answers(store)
     result = replay(run, decisions, answers.labels)
     return ReviewState(
-        run.run_id, version, result.tables, log_frame(decisions), run.path, result.skipped, answers
+        run.run_id,
+        version,
+        result.tables,
+        log_frame(decisions),
+        run.path,
+        result.skipped,
+        answers,
+        result.theme_probabilities,
     )

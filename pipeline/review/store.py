@@ -246,6 +246,15 @@ class ReviewStore:
         )
         return int(rows[0][0] or 0) if rows else 0
 
+    def answers_version(self) -> int:
+        """Identifies the theme answers of every run: the id of the latest theme answer or undo
+        in the store (0 = none). Answers apply across runs, so a run's reviewed state depends on
+        this as well as on its own version."""
+        rows = self._read(
+            "SELECT MAX(decision_id) FROM decisions WHERE action IN ('theme_answer', 'undo')"
+        )
+        return int(rows[0][0] or 0) if rows else 0
+
     def decisions(self, run_id: str | None = None) -> list[Decision]:
         """Every decision of one run (or of all runs), oldest first. A field that is not valid
         JSON comes back as text; replay skips such a decision."""

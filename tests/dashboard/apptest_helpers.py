@@ -4,8 +4,10 @@ a page."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -45,3 +47,11 @@ def open_page(page: str, *, reviewer: str | None = None, timeout: float = 60, **
         at.text_input(key=state.REVIEWER).input(reviewer).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def trace_array(value) -> np.ndarray:
+    """A trace array from a figure's dict or a chart spec: a plain list or Plotly's base64
+    typed array."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)

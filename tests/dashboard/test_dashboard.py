@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import state
 from pipeline import contract
-from tests.dashboard.apptest_helpers import APP, PAGES, ROOT
+from tests.dashboard.apptest_helpers import APP, PAGES, ROOT, trace_array
 from tests.run_factory import SCRIPT_TITLE, make_incompatible_run, make_run
 
 
@@ -252,10 +252,36 @@ def test_timeline_title_names_the_measure(app):
 
 def test_unknown_settings_in_a_link_fall_back_to_the_defaults(app):
     """A link with values no control offers shows the defaults and drops them from the URL."""
-    at = app("app_pages/timelines.py", period="decade", measure="bogus", style="3d")
+    at = app("app_pages/timelines.py", period="decade", measure="bogus", style="3d", counts="x")
     assert "Papers per theme by quarter" in [h.value for h in at.subheader]
-    assert [c.value for c in at.get("button_group")] == ["quarter", "n_papers", "lines"]
-    assert not {"period", "measure", "style"} & set(at.query_params)
+    assert [c.value for c in at.get("button_group")] == ["quarter", "n_papers", "lines", "papers"]
+    assert not {"period", "measure", "style", "counts"} & set(at.query_params)
+
+
+def test_timelines_show_expected_counts_with_a_band(app, runs):
+    """With counts=expected, each theme line gets a dashed expected line whose values are the
+    sums of the papers' theme probabilities, inside a band, and the title says so."""
+    at = app("app_pages/timelines.py", counts="expected", period="year")
+    title = "Papers per theme, with expected papers (95% band) by year"
+    assert title in [h.value.replace("\\", "") for h in at.subheader]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    dashed = [t for t in spec["data"] if t.get("line", {}).get("dash") == "dash"]
+    bands = [t for t in spec["data"] if t.get("fill") == "toself"]
+    run = run_tables(runs)
+    themes = run.themes["theme_id"].tolist()
+    assert len(dashed) == len(bands) == len(set(run.assignments["theme_id"]))
+    probabilities = run.theme_prior()  # the factory's runs have no labels: prior softmax
+    from pipeline.themes.model import softmax
+
+    expected_total = softmax(probabilities).sum(axis=0)
+    drawn = {t["name"].removesuffix(" (expected)"): trace_array(t["y"]).sum() for t in dashed}
+    names = dict(zip(run.themes["theme_id"], run.themes["name"], strict=True))
+    dated = run.papers["published"].notna().to_numpy()
+    expected_dated = softmax(probabilities[dated]).sum(axis=0)
+    for j, theme in enumerate(themes):
+        if names[theme] in drawn:
+            assert drawn[names[theme]] == pytest.approx(expected_dated[j], rel=1e-4)
+    assert expected_total.sum() == pytest.approx(len(run.papers))
 
 
 def test_overview_links_to_clusters(app, runs):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from dashboard import figures, layers, palette, transforms
 from pipeline import contract, derive
+from tests.dashboard.apptest_helpers import trace_array
 from tests.run_factory import make_run
 
 
@@ -21,11 +21,7 @@ def papers(tmp_path_factory) -> pd.DataFrame:
     return transforms.paper_view(contract.read_run(folder).tables)
 
 
-def arr(value) -> np.ndarray:
-    """A trace array from fig.to_dict(): plain list or Plotly's base64 typed array."""
-    if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-    return np.asarray(value)
+arr = trace_array
 
 
 def _points(fig: dict, name: str | None = None) -> int:

@@ -3,17 +3,15 @@ stale decisions refused between two browsers, undo, and the reviewed state on ot
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state as S
 from pipeline import contract, review
-from tests.dashboard.apptest_helpers import APP, open_page, use_small_run
+from tests.dashboard.apptest_helpers import APP, open_page, trace_array, use_small_run
 
 REVIEW, PRESENTER = "app_pages/review.py", "app_pages/presenter.py"
 
@@ -35,10 +33,8 @@ def _k(runs: Path, key: str, cluster_id: int) -> str:
 
 
 def _array(value) -> list:
-    """A trace array from a chart spec: plain list or Plotly's base64 typed array."""
-    if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
-    return list(value)
+    """A trace array from a chart spec, as a list."""
+    return trace_array(value).tolist()
 
 
 def _open(page: str, reviewer: str | None = "Ada") -> AppTest:
