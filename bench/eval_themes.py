@@ -33,7 +33,7 @@ import pandas as pd  # noqa: E402
 
 from bench.theme_labels import SPLITS, load_labels, score  # noqa: E402
 from pipeline import contract  # noqa: E402
-from pipeline.config import ThemeConfig, load_config  # noqa: E402
+from pipeline.config import load_config, theme_config_of  # noqa: E402
 from pipeline.themes.evidence import unit  # noqa: E402
 from pipeline.themes.model import ThemeLabel, assign_from_prior  # noqa: E402
 from pipeline.themes.triage import triage_queue  # noqa: E402
@@ -63,7 +63,7 @@ class Model:
         self.vectors = unit(run.embeddings(mmap=False))
         self.paper_ids = run.assignments["paper_id"].tolist()
         self.classes = run.themes["theme_id"].tolist()
-        self.config = ThemeConfig(**run.manifest.config["themes"])
+        self.config = theme_config_of(run.manifest.config)
         self.examples = [
             ThemeLabel(r.paper_id, tuple(r.theme_ids), tuple(r.excluded), r.source)
             for r in run.theme_labels.itertuples(index=False)

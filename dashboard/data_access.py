@@ -200,6 +200,22 @@ def _unit_embeddings(folder: str, run_id: str) -> np.ndarray:
     return derive.unit_rows(_load_run(folder, run_id).embeddings(mmap=False))
 
 
+def unit_embeddings(run_id: str) -> np.ndarray:
+    """The run's embeddings with unit rows (float32), loaded once per process."""
+    return _unit_embeddings(str(runs_dir()), run_id)
+
+
+@st.cache_data(max_entries=8, show_spinner="Estimating theme accuracy…")
+def _theme_accuracy(folder: str, run_id: str, token: str) -> tuple:
+    reviewed = _review_state(folder, run_id, token)
+    return review.theme_accuracy(reviewed.answers, _load_run(folder, run_id))
+
+
+def theme_accuracy(run_id: str) -> tuple:
+    """(audit, cross-validated) `AccuracyEstimate`s of the run's themes from the answers."""
+    return _theme_accuracy(str(runs_dir()), run_id, review_token(run_id))
+
+
 def nearest_papers(run_id: str, row: int, k: int = 8) -> pd.DataFrame:
     """The `k` papers closest to paper `row` by embedding cosine, with a `similarity` column."""
     emb = _unit_embeddings(str(runs_dir()), run_id)

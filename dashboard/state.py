@@ -72,6 +72,7 @@ TL_AT = Param("at", None)  # period label whose papers to list
 CLUSTER = Param("cluster", None, _opt_int)
 CLUSTER_SORT = Param("sort", "relevance")
 CLUSTER_SEARCH = Param("find", "")
+REVIEW_MODE = Param("mode", "clusters")  # Review and Presenter: "clusters" or "triage"
 
 # Values a session keeps between reruns (not widgets).
 VIEW = "_state_view"  # the ViewContext the frame hands to the page
@@ -135,6 +136,11 @@ REVIEW_LOG_REVIEWERS = "review_log_reviewers"
 REVIEW_LOG_SEARCH = "review_log_search"
 REVIEW_LOG_UNDONE = "review_log_undone"
 REVIEW_UNDO = "review_undo"
+TRIAGE_ANSWER = "triage_answer"  # then keyed by theme id
+TRIAGE_SKIP = "triage_skip"
+TRIAGE_PAIR = "triage_pair"  # then versioned by paper and review version
+TRIAGE_PAIR_GO = "triage_pair_go"
+TRIAGE_UNDO = "triage_undo"
 REVIEW_PACK = "review_pack"
 REVIEW_DOWNLOAD = "review_dl"  # keyed by file name
 PRESENTER_UNDECIDED = "presenter_undecided"

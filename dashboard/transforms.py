@@ -362,6 +362,25 @@ def theme_summary(
     return out.sort_values("n_papers", ascending=False).reset_index(drop=True)
 
 
+CLUSTER_SUMMARY_COLUMNS = (
+    "cluster_id",
+    "label",
+    "theme_name",
+    "n_papers",
+    "first",
+    "last",
+    "n_last",
+    "n_previous",
+    "growth",
+    "last_period",
+    "previous_period",
+    "partial_period",
+    "keywords_text",
+    "is_sparse",
+    "is_changed",
+)
+
+
 def cluster_summary(
     papers: pd.DataFrame,
     clusters: pd.DataFrame,
@@ -372,25 +391,7 @@ def cluster_summary(
     last two complete periods (named in last_period / previous_period / partial_period, see
     `growth_by_group`; `data_end` = the whole run's `derive.latest_date`), keywords."""
     if papers.empty:
-        return pd.DataFrame(
-            columns=[
-                "cluster_id",
-                "label",
-                "theme_name",
-                "n_papers",
-                "first",
-                "last",
-                "n_last",
-                "n_previous",
-                "growth",
-                "last_period",
-                "previous_period",
-                "partial_period",
-                "keywords_text",
-                "is_sparse",
-                "is_changed",
-            ]
-        )
+        return pd.DataFrame(columns=list(CLUSTER_SUMMARY_COLUMNS))
     growth = growth_by_group(
         papers, "cluster_id", period_kind, totals_from=papers, data_end=data_end
     )
@@ -400,24 +401,8 @@ def cluster_summary(
         .merge(growth, on="cluster_id", how="inner")
         .merge(span, on="cluster_id", how="left")
     )
-    cols = [
-        "cluster_id",
-        "label",
-        "theme_name",
-        "n_papers",
-        "first",
-        "last",
-        "n_last",
-        "n_previous",
-        "growth",
-        "last_period",
-        "previous_period",
-        "partial_period",
-        "keywords_text",
-        "is_sparse",
-        "is_changed",
-    ]
-    return out[cols].sort_values("n_papers", ascending=False).reset_index(drop=True)
+    out = out[list(CLUSTER_SUMMARY_COLUMNS)]
+    return out.sort_values("n_papers", ascending=False).reset_index(drop=True)
 
 
 def theme_shares(papers: pd.DataFrame) -> pd.DataFrame:

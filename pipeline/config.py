@@ -319,3 +319,9 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
 def config_to_dict(config: PipelineConfig) -> dict[str, Any]:
     """The resolved config as plain data, for the run manifest."""
     return dataclasses.asdict(config)
+
+
+def theme_config_of(resolved: dict[str, Any]) -> ThemeConfig:
+    """The `[themes]` section of a run's resolved config (its manifest's `config`), validated;
+    defaults for what it lacks (a synthetic or hand-written run)."""
+    return config_from_dict({"themes": resolved.get("themes", {})}).themes

@@ -109,14 +109,13 @@ def package_versions() -> dict[str, str]:
 
 
 def check_writable(runs_dir: Path) -> None:
-    """Fail before any slow work when the output folder cannot be written."""
+    """Fail before any slow work when the output folder cannot be written (RunError)."""
+    from pipeline.ingest import IngestError, check_out_dir
+
     try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        probe = runs_dir / f".probe-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"ok")
-        probe.unlink()
-    except OSError as exc:
-        raise RunError(f"cannot write to output folder {runs_dir}: {exc.strerror or exc}") from None
+        check_out_dir(runs_dir)
+    except IngestError as exc:
+        raise RunError(str(exc)) from None
 
 
 class _Stages:

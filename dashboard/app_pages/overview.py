@@ -54,8 +54,10 @@ else:
         table = summary.assign(
             growth=(summary["growth"] * 100).round(0),
             expected=summary["theme_id"].map(
-                lambda t: f"{expected.at[t, 'expected']:.0f} "
-                f"({expected.at[t, 'low']:.0f}–{expected.at[t, 'high']:.0f})"
+                lambda t: (
+                    f"{expected.at[t, 'expected']:.0f} "
+                    f"({expected.at[t, 'low']:.0f}–{expected.at[t, 'high']:.0f})"
+                )
             ),
         )
         st.dataframe(

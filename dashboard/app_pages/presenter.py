@@ -1,10 +1,11 @@
 """Presenter page: full width for a projector, one cluster at a time in large type (label, size,
 theme, keywords, small timeline, top papers) with the decision controls, next / previous, the
-progress ("7 of 18") and an agenda that can be narrowed to the clusters still undecided."""
+progress ("7 of 18") and an agenda that can be narrowed to the clusters still undecided; or
+theme triage in large type."""
 
 import streamlit as st
 
-from dashboard import data_access, figures, frame, review_ui, state, transforms
+from dashboard import data_access, figures, frame, review_ui, state, transforms, triage_ui, widgets
 from dashboard.meeting_pack import cluster_order
 from dashboard.transforms import escape_markdown
 from pipeline import derive
@@ -26,6 +27,10 @@ review_ui.flash()
 with st.expander("Reviewer", expanded=not review_ui.known_reviewer()):
     reviewer = review_ui.reviewer_input()
 can_decide = bool(reviewer) and ctx.review.can_save  # the frame's banner says why not
+MODES = {"clusters": "Clusters", "triage": "Theme triage"}
+if widgets.choice("Present", list(MODES), state.REVIEW_MODE, labels=MODES) == "triage":
+    triage_ui.triage(ctx, review, reviewer, can_decide, big=True)
+    st.stop()
 undecided_only = st.toggle(
     "Agenda: only clusters still needing a decision (unreviewed)", key=state.PRESENTER_UNDECIDED
 )

@@ -1,12 +1,13 @@
 """Review page: per cluster status, name, theme and notes; merge, split (preview, accept), move
-papers, the unassigned-papers queue, the filterable decision log and undo. Every decision goes
+papers, the unassigned-papers queue, the filterable decision log and undo; or theme triage
+(answer the themes of the papers the model is least sure about). Every decision goes
 to the review store (pipeline.review) and is refused when someone else changed the state
 since this page was drawn. An unreadable store gets what to do instead; a read-only one is
 shown with its decision buttons disabled; decisions replay skipped are listed."""
 
 import streamlit as st
 
-from dashboard import data_access, frame, review_ui, state
+from dashboard import data_access, frame, review_ui, state, triage_ui, widgets
 from dashboard.transforms import escape_markdown
 from pipeline.contract import UNASSIGNED
 from pipeline.review import (
@@ -42,6 +43,15 @@ if review.skipped:
     review_ui.skipped_warning(review.skipped)
 reviewer = review_ui.reviewer_input()
 can_decide = bool(reviewer) and ctx.review.can_save  # a read-only store takes no decision
+MODES = {"clusters": "Clusters", "triage": "Theme triage"}
+mode = widgets.choice("Review", list(MODES), state.REVIEW_MODE, labels=MODES)
+if mode == "triage":
+    st.caption(
+        "Theme triage: answer the theme of the paper the model is least sure about (a click, or "
+        "the key shown); every answer teaches the model and updates every page."
+    )
+    triage_ui.triage(ctx, review, reviewer, can_decide)
+    st.stop()
 st.caption(
     f"Review version {review.version} · {len(review.log)} decisions logged · decisions are saved "
     "at once and shown on every page (edited items are marked ✎). The global filters do not "

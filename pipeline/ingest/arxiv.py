@@ -12,10 +12,8 @@ from pipeline.ingest.names import parse_list_literal
 from pipeline.ingest.normalise import RawRecord
 from pipeline.ingest.rawtext import (
     Unsupported,
-    decode_warnings,
     excerpt,
-    iter_lines,
-    parse_json_line,
+    json_object_lines,
     read_text,
 )
 from pipeline.records import Rejection
@@ -179,26 +177,12 @@ _OAI_EXTRA = ("comments", "journal-ref", "report-no", "license", "update_date", 
 def read_oai(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
     """The arXiv OAI snapshot, one JSON object per line, streamed. The date is the v1 `created`
     date (first submission), falling back to `update_date`."""
-    bad_lines: list[int] = []
-    for number, line in iter_lines(path, bad_lines):
-        yield from decode_warnings(ctx.source_file, bad_lines)
-        if not line.strip():
-            continue
-        location = f"line {number}"
-        item = parse_json_line(line, ctx.source_file, location)
-        if isinstance(item, Rejection):
-            yield item
-            continue
-        if not isinstance(item, dict):
-            yield Rejection(
-                ctx.source_file,
-                location,
-                "malformed JSON line: not an object",
-                "rejected",
-                excerpt(line),
-            )
-            continue
-        yield oai_record(item, location)
+    for found in json_object_lines(path, ctx.source_file):
+        if isinstance(found, Rejection):
+            yield found
+        else:
+            location, item = found
+            yield oai_record(item, location)
 
 
 def is_oai_record(record: dict) -> bool:

@@ -85,6 +85,26 @@ def parse_json_line(line: str, source_file: str, location: str) -> Any | Rejecti
         )
 
 
+def json_object_lines(path: Path, source_file: str) -> Iterator[tuple[str, dict] | Rejection]:
+    """A JSON Lines file, streamed: (location, object) per line; a Rejection at its line for
+    one that is not JSON or not an object, and a warning for undecodable bytes. Blank lines
+    are skipped."""
+    bad_lines: list[int] = []
+    for number, line in iter_lines(path, bad_lines):
+        yield from decode_warnings(source_file, bad_lines)
+        if not line.strip():
+            continue
+        location = f"line {number}"
+        item = parse_json_line(line, source_file, location)
+        if isinstance(item, Rejection):
+            yield item
+        elif not isinstance(item, dict):
+            reason = f"malformed JSON line: expected an object, got {type(item).__name__}"
+            yield Rejection(source_file, location, reason, "rejected", excerpt(line))
+        else:
+            yield location, item
+
+
 _WRAPPERS = ("data", "papers", "records", "items", "entries", "results", "rows")
 
 

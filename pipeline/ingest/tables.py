@@ -18,8 +18,8 @@ from pipeline.ingest.rawtext import (
     excerpt,
     first_line,
     iter_lines,
+    json_object_lines,
     load_json,
-    parse_json_line,
     read_text,
     salvage_records,
     unwrap_records,
@@ -162,28 +162,14 @@ def json_records(text: str, source_file: str):
 def read_jsonl(path: Path, ctx) -> Iterator[RawRecord | Rejection]:
     """JSON Lines, streamed: a line that is not a JSON object is a rejection at that line.
     Columns are detected from the keys seen so far (objects need not all have the same keys)."""
-    bad_lines: list[int] = []
     colmap: dict[str, str] | None = None
     seen: dict[str, None] = {}
     mapping = _mapping(ctx)
-    for number, line in iter_lines(path, bad_lines):
-        yield from decode_warnings(ctx.source_file, bad_lines)
-        if not line.strip():
+    for found in json_object_lines(path, ctx.source_file):
+        if isinstance(found, Rejection):
+            yield found
             continue
-        location = f"line {number}"
-        item = parse_json_line(line, ctx.source_file, location)
-        if isinstance(item, Rejection):
-            yield item
-            continue
-        if not isinstance(item, dict):
-            yield Rejection(
-                ctx.source_file,
-                location,
-                f"malformed JSON line: expected an object, got {type(item).__name__}",
-                "rejected",
-                excerpt(line),
-            )
-            continue
+        location, item = found
         if colmap is None or any(key not in seen for key in item):
             seen.update(dict.fromkeys(map(str, item)))
             colmap = resolve_columns(list(seen), mapping)

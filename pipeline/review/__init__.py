@@ -22,7 +22,7 @@ from pipeline.review.actions import (
     set_theme,
     undo,
 )
-from pipeline.review.answers import Answer, AnswerSet, theme_answers
+from pipeline.review.answers import Answer, AnswerSet, theme_accuracy, theme_answers
 from pipeline.review.carry_over import (
     CARRY_OVER_REVIEWER,
     CLEAR_JACCARD,
@@ -69,6 +69,7 @@ __all__ = [
     "Answer",
     "AnswerSet",
     "answer_theme",
+    "theme_accuracy",
     "theme_answers",
     "CARRY_OVER_REVIEWER",
     "CLEAR_JACCARD",

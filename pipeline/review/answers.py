@@ -80,3 +80,20 @@ def theme_answers(store: ReviewStore) -> AnswerSet:
             if d.action == "theme_answer" and not decision_problem(d.action, d.target, d.after):
                 found.append(_answer(d))
     return AnswerSet(tuple(sorted(found, key=lambda a: (a.time, a.decision_id))))
+
+
+def theme_accuracy(answers: AnswerSet, run) -> tuple:
+    """(audit, cross-validated) `AccuracyEstimate`s of `run`'s themes from `answers` (see
+    `pipeline.themes.triage.accuracy_estimates`)."""
+    from pipeline.config import theme_config_of
+    from pipeline.themes.evidence import unit
+    from pipeline.themes.triage import accuracy_estimates
+
+    return accuracy_estimates(
+        answers,
+        run.theme_prior(),
+        unit(run.embeddings(mmap=False)),
+        run.assignments["paper_id"].tolist(),
+        run.themes["theme_id"].tolist(),
+        theme_config_of(run.manifest.config),
+    )

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import derive
-from pipeline.config import ThemeConfig
+from pipeline.config import theme_config_of
 from pipeline.contract import OTHER, UNASSIGNED, Run
 from pipeline.review.vocabulary import (
     UNASSIGNED_KEY,
@@ -399,7 +399,7 @@ def refit_themes(run: Run, labels: Sequence[ThemeLabel]) -> ThemeAssignment:
         ThemeLabel(row.paper_id, tuple(row.theme_ids), tuple(row.excluded), row.source)
         for row in run.theme_labels.itertuples(index=False)
     ]
-    config = ThemeConfig(**run.manifest.config.get("themes", {}))
+    config = theme_config_of(run.manifest.config)
     return assign_from_prior(
         run.theme_prior(),
         unit(run.embeddings(mmap=False)),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.themes.model import label_shift, softmax
+from pipeline.themes.model import ThemeLabel, label_shift, label_targets, softmax
 
 NEAR_DUPLICATE = 0.9  # a queued paper this cosine-similar to another queued one is not asked
 PER_CLUSTER = 2  # at most this many uncertain papers of one cluster in one queue
@@ -147,3 +147,24 @@ def cross_validated_accuracy(
         guess = int((logits[i] + config.label_strength * shift[0]).argmax())
         right += targets[i, guess] > 0
     return wilson(right, len(rows))
+
+
+def accuracy_estimates(
+    answers,
+    prior: np.ndarray,
+    unit_embeddings: np.ndarray,
+    paper_ids: list[str],
+    class_ids: list[str],
+    config,
+) -> tuple[AccuracyEstimate, AccuracyEstimate]:
+    """(audit, cross-validated) accuracy of a run's themes from reviewers' `answers` (a review
+    `AnswerSet`): the audit papers, asked at random, were right when the model's guess before the
+    answer is among the answer's themes; the cross-validated figure re-predicts every answered
+    paper of the run from all the other answers."""
+    latest = [a for a in answers.latest.values() if a.theme_ids]
+    audits = [a for a in latest if a.is_audit]
+    audit = wilson(sum(a.guess in a.theme_ids for a in audits), len(audits))
+    labels = [ThemeLabel(a.paper_id, a.theme_ids) for a in latest]
+    targets, _, _ = label_targets(labels, paper_ids, class_ids, softmax(prior))
+    cv = cross_validated_accuracy(prior, unit_embeddings, targets.rows, targets.targets, config)
+    return audit, cv
