@@ -94,35 +94,41 @@ def answer_buttons(
     reviewer: str,
     can_decide: bool,
 ) -> None:
-    """One button per theme (keys 1-9), `other` (0), skip (s), two themes, undo (u)."""
+    """One button per theme (keys 1-9), then `other` (0), skip (s), two themes, undo (u)."""
     themes = ctx.tables["themes"]
     named = themes[themes["theme_id"] != OTHER]
-    buttons = [
-        (t, n, str(i + 1) if i < 9 else None)
-        for i, (t, n) in enumerate(zip(named["theme_id"], named["name"], strict=True))
-    ]
-    buttons += [(OTHER, "other: none of them", OTHER_KEY)]
-    columns = st.columns(len(buttons) + 1)
-    for column, (theme_id, name, key) in zip(columns, buttons, strict=False):
+    keys = [str(i + 1) if i < 9 else None for i in range(len(named))]
+    for column, theme_id, name, key in zip(
+        st.columns(len(named)), named["theme_id"], named["name"], keys, strict=True
+    ):
         if column.button(
             escape_markdown(name),
             key=state.keyed(state.TRIAGE_ANSWER, theme_id),
             shortcut=key,
             disabled=not can_decide,
-            use_container_width=True,
-            help=f"This paper is {name} (key {key})" if key else None,
+            width="stretch",
+            help=f"This paper is {name}" + (f" (key {key})" if key else ""),
         ):
             _answer(review, paper_id, [theme_id], reviewer, item.is_audit)
-    if columns[-1].button(
+    other, skip, two, go, back = st.columns([2, 2, 4, 2, 2], vertical_alignment="bottom")
+    if other.button(
+        "other",
+        key=state.keyed(state.TRIAGE_ANSWER, OTHER),
+        shortcut=OTHER_KEY,
+        disabled=not can_decide,
+        width="stretch",
+        help=f"None of the themes (key {OTHER_KEY})",
+    ):
+        _answer(review, paper_id, [OTHER], reviewer, item.is_audit)
+    if skip.button(
         "Skip",
         key=state.TRIAGE_SKIP,
         shortcut=SKIP_KEY,
         disabled=not can_decide,
-        use_container_width=True,
-        help="Not sure: ask about another paper (key s)",
+        width="stretch",
+        help=f"Not sure: ask about another paper (key {SKIP_KEY})",
     ):
         _answer(review, paper_id, [], reviewer, item.is_audit)
-    two, go, back = st.columns([4, 1, 1])
     pair = two.multiselect(
         "Two themes…",
         named["theme_id"].tolist(),
@@ -139,7 +145,8 @@ def answer_buttons(
         "Undo",
         key=state.TRIAGE_UNDO,
         shortcut=UNDO_KEY,
-        help="Take back the last answer (key u)",
+        width="stretch",
+        help=f"Take back the last answer (key {UNDO_KEY})",
         disabled=not can_decide or not last_is_answer,
     ):
         try:
@@ -174,8 +181,9 @@ def triage(
     """The whole triage panel (the Review page's "Theme triage" view; larger on Presenter)."""
     n_answers = sum(1 for a in review.answers.latest.values() if a.theme_ids)
     st.caption(
-        f"{n_answers} papers answered so far (every run; answers apply by paper id). Each answer "
-        "refits the theme model: similar papers follow it on every page."
+        f"{n_answers} paper{'' if n_answers == 1 else 's'} answered so far (every run; answers "
+        "apply by paper id). Each answer refits the theme model: similar papers follow it on "
+        "every page."
     )
     accuracy_line(ctx.run_id)
     items = queue(ctx, review)
