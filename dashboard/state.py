@@ -87,6 +87,8 @@ TIMELINE_CLICKED = "_timeline_clicked"  # the chart click already applied (appli
 # Widget keys that are not params. Alike widgets share a base key told apart by `keyed`;
 # Review and Presenter inputs are `versioned`.
 NEAREST = "nearest"  # paper detail: nearest-papers table, keyed by paper row
+LIKE_THIS = "like_this"  # paper detail: "papers like this" button, keyed by paper row
+SEARCH_RESULTS = "search_results"  # the ranked search results under a page title
 OVERVIEW_THEMES_CHART = "overview_themes"
 MAP_CHART = "map_chart"
 MAP_SELECTED = "map_selected"
