@@ -27,6 +27,7 @@ PAGES = [
     ("clusters.py", "Clusters", ":material/workspaces:", "clusters"),
     ("review.py", "Review", ":material/rate_review:", "review"),
     ("presenter.py", "Presenter", ":material/co_present:", "presenter"),
+    ("compare.py", "Compare runs", ":material/compare_arrows:", "compare"),
 ]
 
 st.set_page_config(page_title="Research Theme Explorer", page_icon=":material/hub:", layout="wide")

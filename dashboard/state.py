@@ -71,6 +71,9 @@ TL_AT = Param("at", None)  # period label whose papers to list
 CLUSTER = Param("cluster", None, _opt_int)
 CLUSTER_SORT = Param("sort", "relevance")
 CLUSTER_SEARCH = Param("find", "")
+COMPARE_EARLIER = Param("before", None)  # Compare: the earlier run's id
+COMPARE_LATER = Param("after", None)  # Compare: the later run's id
+COMPARE_MIN_FLOW = Param("min_flow", 1, int)  # Compare: flows with fewer papers are not drawn
 
 # Values a session keeps between reruns (not widgets).
 VIEW = "_state_view"  # the ViewContext the frame hands to the page
@@ -154,6 +157,10 @@ PRESENTER_NOTE = "presenter_note"  # versioned by cluster key
 PRESENTER_NOTE_GO = "presenter_note_go"
 PRESENTER_AGENDA = "presenter_agenda"
 PRESENTER_JUMP = "presenter_jump"
+COMPARE_FLOW_CHART = "compare_flows"
+COMPARE_CHANGES = "compare_changes"
+COMPARE_THEMES_CHART = "compare_themes"
+COMPARE_NEW_PAPERS = "compare_new_papers"
 
 
 def widget_key(param: Param) -> str:

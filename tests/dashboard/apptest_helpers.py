@@ -21,6 +21,7 @@ PAGES = [
     "app_pages/clusters.py",
     "app_pages/review.py",
     "app_pages/presenter.py",
+    "app_pages/compare.py",
 ]
 
 
