@@ -51,6 +51,10 @@ def available_runs() -> list[contract.RunEntry]:
     return _run_list(str(runs_dir()))
 
 
+def refresh_runs() -> None:
+    """Forget the run list, so a run published a moment ago is listed at once."""
+    _run_list.clear()
+
 
 def latest_run_id() -> str | None:
     """The run the `latest` pointer names, if it is complete."""

@@ -161,6 +161,14 @@ COMPARE_FLOW_CHART = "compare_flows"
 COMPARE_CHANGES = "compare_changes"
 COMPARE_THEMES_CHART = "compare_themes"
 COMPARE_NEW_PAPERS = "compare_new_papers"
+NEW_RUN_SOURCE = "new_run_source"  # upload or folder
+NEW_RUN_FILES = "new_run_files"
+NEW_RUN_FOLDER = "new_run_folder"
+NEW_RUN_THEMES = "new_run_themes"  # "", a themes file's path, or upload
+NEW_RUN_THEMES_FILE = "new_run_themes_file"
+NEW_RUN_START = "new_run_start"
+NEW_RUN_OPEN = "new_run_open"
+NEW_RUN_REJECTIONS = "new_run_rejections"
 
 
 def widget_key(param: Param) -> str:

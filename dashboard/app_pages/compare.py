@@ -23,7 +23,8 @@ widgets.filter_banner(ctx)
 runs = {e.run_id: e.manifest for e in data_access.available_runs() if e.manifest is not None}
 ids = list(runs)  # newest first
 if len(ids) < 2:
-    st.info("There is only one run: build another to compare the two.")
+    st.info("There is only one run: build another (the New run page) to compare the two.")
+    st.page_link("app_pages/new_run.py", label="Start a new run", icon=":material/add_circle:")
     st.stop()
 
 latest = data_access.latest_run_id()

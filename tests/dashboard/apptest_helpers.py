@@ -22,6 +22,7 @@ PAGES = [
     "app_pages/review.py",
     "app_pages/presenter.py",
     "app_pages/compare.py",
+    "app_pages/new_run.py",
 ]
 
 
