@@ -86,6 +86,7 @@ MEETING_PACK = "_review_meeting_pack"  # (run id, version, {file name: bytes}, h
 PRESENTER_AT = "_presenter_position"  # cluster key on screen (survives agenda reorders)
 PRESENTER_AT_INDEX = "_presenter_position_i"  # its agenda position, when the key is gone
 TIMELINE_CLICKED = "_timeline_clicked"  # the chart click already applied (applied once)
+FIRST_STEPS_HIDDEN = "_first_steps_hidden"  # Overview's first steps, dismissed this session
 
 # Widget keys that are not params. Alike widgets share a base key told apart by `keyed`;
 # Review and Presenter inputs are `versioned`.
@@ -169,6 +170,7 @@ NEW_RUN_THEMES_FILE = "new_run_themes_file"
 NEW_RUN_START = "new_run_start"
 NEW_RUN_OPEN = "new_run_open"
 NEW_RUN_REJECTIONS = "new_run_rejections"
+FIRST_STEPS_HIDE = "first_steps_hide"
 
 
 def widget_key(param: Param) -> str:

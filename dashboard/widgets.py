@@ -28,6 +28,50 @@ def filter_banner(ctx: ViewContext) -> None:
         search_results(ctx)
 
 
+FIRST_STEPS = (
+    (
+        "app_pages/map.py",
+        "Map",
+        "every paper a point, similar papers close; lasso a group or open a paper to read it",
+    ),
+    ("app_pages/clusters.py", "Clusters", "each cluster's label, keywords and most typical papers"),
+    ("app_pages/timelines.py", "Timelines", "which themes and clusters grow"),
+    (
+        "app_pages/review.py",
+        "Review",
+        "rename, merge or split clusters and set their status; "
+        "decisions carry over to the next run",
+    ),
+    ("app_pages/compare.py", "Compare runs", "what changed since an earlier run"),
+)
+
+
+def _hide_first_steps() -> None:
+    st.session_state[state.FIRST_STEPS_HIDDEN] = True
+
+
+def first_steps() -> None:
+    """A short guide for a run nobody has reviewed yet (Overview); hidden for the session
+    once dismissed."""
+    if st.session_state.get(state.FIRST_STEPS_HIDDEN):
+        return
+    with st.container(border=True):
+        st.markdown("**First steps with this run**")
+        st.caption(
+            "Search the sidebar by meaning (e.g. 'robots learning from video'); any paper's "
+            "'Papers like this' finds its neighbours. Then:"
+        )
+        for page, title, what in FIRST_STEPS:
+            st.page_link(page, label=f"{title}: {what}", help=f"Open the {title} page.")
+        st.button(
+            "Got it, hide this",
+            key=state.FIRST_STEPS_HIDE,
+            on_click=_hide_first_steps,
+            help="Hide these first steps until the next session (they show while nobody has "
+            "reviewed this run).",
+        )
+
+
 def search_results(ctx: ViewContext) -> None:
     """The search's matches that pass the other filters, best first, in a folded list."""
     table = search.result_table(ctx.papers, ctx.search, ctx.mask)
