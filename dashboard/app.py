@@ -27,6 +27,8 @@ PAGES = [
     ("clusters.py", "Clusters", ":material/workspaces:", "clusters"),
     ("review.py", "Review", ":material/rate_review:", "review"),
     ("presenter.py", "Presenter", ":material/co_present:", "presenter"),
+    ("compare.py", "Compare runs", ":material/compare_arrows:", "compare"),
+    ("new_run.py", "New run", ":material/add_circle:", "new_run"),
 ]
 
 st.set_page_config(page_title="Research Theme Explorer", page_icon=":material/hub:", layout="wide")
@@ -36,6 +38,11 @@ run_id, problem = frame.pick_run()
 ctx = frame.build_view(run_id) if run_id else problem
 if isinstance(ctx, str):
     frame.no_run_page("No run to show" if run_id is None else "This run cannot be read", ctx)
+    # ... or start one here: the New run page, alone, at the root URL. Its url_path keeps its
+    # identity, so the session stays on it once the new run makes the other pages appear.
+    file, title, icon, path = next(p for p in PAGES if p[3] == "new_run")
+    new_run = st.Page(PAGE_DIR / file, title=title, icon=icon, url_path=path, default=True)
+    st.navigation([new_run]).run()
 else:
     st.session_state[state.VIEW] = ctx
     pages = [

@@ -6,12 +6,20 @@ applied (renames, merges, moves: `pipeline.review.load_state`, called in `_revie
 the run's own tables when the review store cannot be read (`review_health` says why).
 Cached objects are shared between sessions: treat returned DataFrames and arrays as read-only
 (copy before changing).
+
+Search (`search_papers`) ranks papers by meaning with the model the run was embedded with: the
+bundled MiniLM, or the factory $RTE_EMBEDDER names (`module:factory`; the tests' seam, e.g.
+`tests.fake_embedder:FakeEmbedder`). The model loads in a background thread, once per server,
+when a run made with it is first shown (`warm_query_model`), never at import; any other run is
+searched by words, with a note saying why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +28,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import figures, layers, palette, transforms
+from dashboard import figures, layers, palette, search, transforms
 from pipeline import contract, derive, review
 
 RUNS_ENV = "RTE_RUNS_DIR"
@@ -41,6 +49,11 @@ def _run_list(folder: str) -> list[contract.RunEntry]:
 def available_runs() -> list[contract.RunEntry]:
     """The complete runs, newest first; those this code cannot open carry their `problem`."""
     return _run_list(str(runs_dir()))
+
+
+def refresh_runs() -> None:
+    """Forget the run list, so a run published a moment ago is listed at once."""
+    _run_list.clear()
 
 
 def latest_run_id() -> str | None:
@@ -174,10 +187,12 @@ def _filter_mask(
     date_from: dt.date | None,
     date_to: dt.date | None,
     query: str,
+    spec: str | None,
 ) -> np.ndarray:
     papers = _view_tables(folder, run_id, token)["papers"]
     filters = transforms.Filters(themes, clusters, date_from, date_to, query)
-    return transforms.filter_mask(papers, filters)
+    searched = _search(folder, run_id, token, query, spec).mask if query else None
+    return transforms.filter_mask(papers, filters, searched)
 
 
 def _filter_key(filters: transforms.Filters) -> tuple:
@@ -187,6 +202,7 @@ def _filter_key(filters: transforms.Filters) -> tuple:
         filters.date_from,
         filters.date_to,
         filters.query.strip(),
+        embedder_spec(),  # the search depends on it
     )
 
 
@@ -214,6 +230,97 @@ def _theme_accuracy(folder: str, run_id: str, token: str) -> tuple:
 def theme_accuracy(run_id: str) -> tuple:
     """(audit, cross-validated) `AccuracyEstimate`s of the run's themes from the answers."""
     return _theme_accuracy(str(runs_dir()), run_id, review_token(run_id))
+
+
+EMBEDDER_ENV = "RTE_EMBEDDER"  # module:factory of the query model and of runs started here
+BUNDLED = "bundled"  # the spec of the bundled MiniLM
+
+
+def embedder_spec() -> str | None:
+    """The embedder $RTE_EMBEDDER names (`module:factory`), else None: the bundled model."""
+    return os.environ.get(EMBEDDER_ENV) or None
+
+
+def _model_spec(model_id: str, configured: str | None) -> str | None:
+    """What embeds queries for a run embedded with `model_id`: the `configured` spec
+    ($RTE_EMBEDDER) when set, the bundled MiniLM when the run used it, else None (that run is
+    searched by words)."""
+    from pipeline.embed import BUNDLED_MODEL_ID  # the embedder module only when searching
+
+    return configured or (BUNDLED if model_id == BUNDLED_MODEL_ID else None)
+
+
+def _load_query_model(spec: str):
+    from pipeline import embed  # torch and sentence-transformers load here, in the background
+
+    if spec != BUNDLED:
+        return embed.embedder_from_spec(spec)
+    model = embed.SentenceTransformerEmbedder(
+        embed.bundled_model_path(), embed.BUNDLED_MODEL_ID, threads=1
+    )
+    model.encode(["warm up"])  # the first forward pass is slow
+    return model
+
+
+@st.cache_resource(show_spinner=False)
+def _query_model(spec: str) -> Future:
+    """The query model, loading in a background thread once per server (a Future)."""
+    future: Future = Future()
+
+    def load() -> None:
+        try:
+            future.set_result(_load_query_model(spec))
+        except Exception as exc:  # noqa: BLE001 - any failure means: search by words
+            future.set_exception(exc)
+
+    threading.Thread(target=load, name="query-model", daemon=True).start()
+    return future
+
+
+def warm_query_model(model_id: str) -> None:
+    """Start loading the query model of a run embedded with `model_id` (no wait), so the first
+    search does not wait for torch; nothing for a run searched by words."""
+    spec = _model_spec(model_id, embedder_spec())
+    if spec is not None:
+        _query_model(spec)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _query_vector(spec: str, query: str) -> np.ndarray:
+    return np.asarray(_query_model(spec).result().encode([query])[0], dtype=np.float32)
+
+
+@st.cache_data(max_entries=64, show_spinner="Searching…")
+def _search(
+    folder: str, run_id: str, token: str, query: str, configured: str | None
+) -> search.SearchResult:
+    papers = _view_tables(folder, run_id, token)["papers"]
+    literal = transforms.search_mask(papers["search_text"], query)
+    like = search.like_paper_id(query)
+    if like is not None:
+        rows = np.flatnonzero(papers["paper_id"].to_numpy() == like)
+        if not len(rows):
+            return search.by_words(query, literal, f"no paper {like} in this run")
+        return search.papers_like(query, _unit_embeddings(folder, run_id), int(rows[0]))
+    model_id = _load_run(folder, run_id).manifest.embedding_model
+    spec = _model_spec(model_id, configured)
+    if spec is None:
+        return search.by_words(query, literal, f"this run's model '{model_id}' is not loadable")
+    try:
+        model = _query_model(spec).result()
+        vector = _query_vector(spec, query)
+    except Exception as exc:  # noqa: BLE001 - a model that fails to load: search by words
+        return search.by_words(query, literal, f"the search model failed to load: {exc}")
+    embeddings = _unit_embeddings(folder, run_id)
+    if model.model_id != model_id or vector.shape != embeddings.shape[1:]:
+        return search.by_words(query, literal, f"the search model is not this run's '{model_id}'")
+    return search.by_meaning(query, embeddings, vector, literal)
+
+
+def search_papers(run_id: str, query: str) -> search.SearchResult:
+    """The papers `query` matches (by meaning and by words; `like:<paper_id>`: papers like
+    that one), best first; see `dashboard.search` for the rule."""
+    return _search(str(runs_dir()), run_id, review_token(run_id), query.strip(), embedder_spec())
 
 
 def nearest_papers(run_id: str, row: int, k: int = 8) -> pd.DataFrame:

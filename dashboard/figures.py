@@ -324,3 +324,87 @@ def theme_mix_figure(mix: pd.DataFrame, colors: dict[str, str] | None = None) ->
     )
     fig.data[0].marker.color = [(colors or {}).get(t, MUTED) for t in mix["theme_id"]][::-1]
     return fig
+
+
+NEW_FLOW = "rgba(44,160,44,0.45)"  # papers new in the later run
+DROPPED_FLOW = "rgba(214,39,40,0.40)"  # papers the later run no longer holds
+FLOW = "rgba(120,130,145,0.35)"
+
+
+def flow_figure(
+    flows: pd.DataFrame, *, missing: str = "not in this run", height: int | None = None
+) -> go.Figure:
+    """A Sankey of papers flowing from the earlier run's clusters (left) to the later run's
+    (right). `flows` has source and target (node names on each side) and n_papers; the same
+    name on both sides stays two nodes. Papers from `missing` (new in the later run) flow in
+    green, papers to `missing` (dropped) in red. Node labels carry their paper counts."""
+    left = list(dict.fromkeys(flows["source"]))
+    right = list(dict.fromkeys(flows["target"]))
+    out_n = flows.groupby("source")["n_papers"].sum()
+    in_n = flows.groupby("target")["n_papers"].sum()
+    labels = [f"{html.escape(str(n))} ({int(out_n[n]):,})" for n in left]
+    labels += [f"{html.escape(str(n))} ({int(in_n[n]):,})" for n in right]
+    source = [left.index(s) for s in flows["source"]]
+    target = [len(left) + right.index(t) for t in flows["target"]]
+    color = np.where(
+        flows["source"] == missing,
+        NEW_FLOW,
+        np.where(flows["target"] == missing, DROPPED_FLOW, FLOW),
+    )
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": labels,
+                "pad": 8,
+                "thickness": 14,
+                "color": [MUTED if n in (missing, "unassigned") else "#4c78a8" for n in left]
+                + [MUTED if n in (missing, "unassigned") else "#f58518" for n in right],
+                "hovertemplate": "%{label}<extra></extra>",
+            },
+            link={
+                "source": source,
+                "target": target,
+                "value": flows["n_papers"].astype(int).tolist(),
+                "color": color.tolist(),
+                "hovertemplate": "%{source.label} → %{target.label}: %{value} papers"
+                "<extra></extra>",
+            },
+        )
+    )
+    fig.update_layout(
+        height=height or max(420, 18 * max(len(left), len(right)) + 80),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return fig
+
+
+def theme_compare_figure(counts: pd.DataFrame, earlier_name: str, later_name: str) -> go.Figure:
+    """Papers per theme in two runs as paired horizontal bars (output of
+    `compare.theme_counts`: name, n_earlier, n_later), largest theme on top."""
+    counts = counts.iloc[::-1]
+    names = [html.escape(str(n)) for n in counts["name"]]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=counts[col],
+                y=names,
+                orientation="h",
+                name=html.escape(run),
+                marker={"color": color},
+                hovertemplate="%{y}: %{x} papers<extra>%{fullData.name}</extra>",
+            )
+            for col, run, color in (
+                ("n_earlier", earlier_name, "#4c78a8"),
+                ("n_later", later_name, "#f58518"),
+            )
+        ]
+    )
+    fig.update_layout(
+        barmode="group",
+        height=max(260, 56 * len(counts) + 100),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"title": "papers"},
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return fig

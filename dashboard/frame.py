@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import data_access, state, transforms
+from dashboard import data_access, search, state, transforms
 from dashboard.palette import theme_colors
 from dashboard.transforms import Filters, ViewFacts, escape_markdown
 from pipeline import contract
@@ -38,6 +38,7 @@ class ViewContext:
     facts: ViewFacts
     review: data_access.ReviewHealth  # can the review store be read and written
     colors: dict[str, str] = field(default_factory=dict)
+    search: search.SearchResult | None = None  # the search's ranked matches (None: no search)
 
     @property
     def papers(self) -> pd.DataFrame:
@@ -142,8 +143,18 @@ def _clear_filters() -> None:
         state.set_value(param, param.default)
 
 
-def sidebar_filters(tables: dict[str, pd.DataFrame]) -> Filters:
-    """The global filters: themes, clusters, date range and free-text search."""
+SEARCH_HELP = (
+    "Finds papers by meaning as well as by words: 'robots' also finds papers about robot "
+    "manipulation. Papers holding every word (title, abstract, authors; any case) always match "
+    "and are marked; others match when they are similar enough to the query. Results are "
+    "ranked under the page title. like:<paper id> lists the papers like that one (the 'Papers "
+    "like this' button of a paper)."
+)
+
+
+def sidebar_filters(tables: dict[str, pd.DataFrame], run_id: str = "") -> Filters:
+    """The global filters: search (by meaning and words, with a note on how it searched),
+    themes, clusters and a date range."""
     papers, themes, clusters = tables["papers"], tables["themes"], tables["clusters"]
     theme_names = dict(zip(themes["theme_id"], themes["name"], strict=True))
     labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
@@ -153,14 +164,18 @@ def sidebar_filters(tables: dict[str, pd.DataFrame]) -> Filters:
     query = sb.text_input(
         "Search title, abstract, authors",
         key=state.bind(state.QUERY),
-        placeholder="e.g. data mixture",
+        placeholder="e.g. robots learning from video",
+        help=SEARCH_HELP,
     )
+    if query.strip() and run_id:
+        sb.caption(escape_markdown(data_access.search_papers(run_id, query).note))
     chosen_themes = sb.multiselect(
         "Themes",
         list(theme_names),
         key=state.bind(state.THEMES, lambda v: [t for t in v if t in theme_names]),
         format_func=lambda t: theme_names.get(t, t),
         placeholder="All themes",
+        help="Keep only papers of these themes (a paper's own theme, not its cluster's).",
     )
     chosen_clusters = sb.multiselect(
         "Clusters",
@@ -168,6 +183,7 @@ def sidebar_filters(tables: dict[str, pd.DataFrame]) -> Filters:
         key=state.bind(state.CLUSTERS, lambda v: [int(c) for c in v if int(c) in labels]),
         format_func=lambda c: f"{labels.get(c, c)}{marks.get(c, '')} (#{c})",
         placeholder="All clusters",
+        help="Keep only papers of these clusters (✎: changed in review).",
     )
     dates = papers["published"].dropna()
     lo = dates.min().date() if len(dates) else None
@@ -183,12 +199,22 @@ def sidebar_filters(tables: dict[str, pd.DataFrame]) -> Filters:
             min_value=lo,
             max_value=hi,
             format="YYYY-MM-DD",
+            help=tip,
         )
-        for column, label, param in zip(
-            sb.columns(2), ("From", "To"), (state.DATE_FROM, state.DATE_TO), strict=True
+        for column, label, param, tip in zip(
+            sb.columns(2),
+            ("From", "To"),
+            (state.DATE_FROM, state.DATE_TO),
+            ("Papers published on or after this day.", "Papers published on or before this day."),
+            strict=True,
         )
     )
-    sb.button("Clear filters", on_click=_clear_filters, width="stretch")
+    sb.button(
+        "Clear filters",
+        on_click=_clear_filters,
+        width="stretch",
+        help="Search, themes, clusters and dates back to all papers.",
+    )
     return Filters(
         themes=tuple(chosen_themes),
         clusters=tuple(int(c) for c in chosen_clusters),
@@ -206,13 +232,16 @@ def build_view(run_id: str) -> ViewContext | str:
     except contract.ContractError as exc:
         return str(exc)
     run_facts(run.manifest)
+    data_access.warm_query_model(run.manifest.embedding_model)  # no wait: loads in background
     health = data_access.review_health(run_id)
-    filters = sidebar_filters(tables)
+    filters = sidebar_filters(tables, run_id)
     mask = data_access.filter_mask(run_id, filters)
+    found = data_access.search_papers(run_id, filters.query) if filters.query.strip() else None
     themes, clusters = tables["themes"], tables["clusters"]
     facts = ViewFacts(
         theme_names=dict(zip(themes["theme_id"], themes["name"], strict=True)),
         cluster_labels=dict(zip(clusters["cluster_id"], clusters["label"], strict=True)),
+        query_label=_query_label(filters.query, tables["papers"]),
     )
     return ViewContext(
         run_id=run_id,
@@ -223,7 +252,18 @@ def build_view(run_id: str) -> ViewContext | str:
         facts=facts,
         review=health,
         colors=theme_colors(themes["theme_id"].tolist()),
+        search=found,
     )
+
+
+def _query_label(query: str, papers: pd.DataFrame) -> str:
+    """How the filter line names a "papers like this" search (the paper's title), else ""."""
+    paper_id = search.like_paper_id(query)
+    if paper_id is None:
+        return ""
+    titles = papers.loc[papers["paper_id"] == paper_id, "title"]
+    title = str(titles.iloc[0]) if len(titles) else paper_id
+    return f'papers like "{title if len(title) <= 60 else title[:57] + "..."}"'
 
 
 def review_notice(ctx: ViewContext) -> None:

@@ -39,7 +39,10 @@ def reviewer_input() -> str:
     if state.REVIEWER not in st.session_state:
         st.session_state[state.REVIEWER] = st.session_state.get(state.REVIEWER_KEPT, "")
     name = st.text_input(
-        "Your name (saved with each decision)", key=state.REVIEWER, placeholder="e.g. Ada"
+        "Your name (saved with each decision)",
+        key=state.REVIEWER,
+        placeholder="e.g. Ada",
+        help="Every decision is logged with who made it; kept for this browser session.",
     )
     st.session_state[state.REVIEWER_KEPT] = name
     if not name.strip():
@@ -60,7 +63,7 @@ def flash() -> None:
         st.success(text, icon=":material/check:")
     elif kind == "stale":
         st.warning(text + " The page now shows the current state.", icon=":material/sync_problem:")
-        st.button("Refresh", key=state.REVIEW_REFRESH)
+        st.button("Refresh", key=state.REVIEW_REFRESH, help="Redraw with the current state.")
     elif kind == "error":
         st.error(text)
 
@@ -199,15 +202,26 @@ def log_filters(log: pd.DataFrame) -> pd.DataFrame:
         sorted(log["action"].unique()),
         key=state.REVIEW_LOG_ACTIONS,
         placeholder="All actions",
+        help="Show only decisions of these kinds.",
     )
     reviewers = c2.multiselect(
         "Reviewers",
         sorted(log["reviewer"].unique()),
         key=state.REVIEW_LOG_REVIEWERS,
         placeholder="All reviewers",
+        help="Show only decisions by these reviewers.",
     )
-    text = c3.text_input("Search the log", key=state.REVIEW_LOG_SEARCH)
-    undone = c4.checkbox("Show undone", value=True, key=state.REVIEW_LOG_UNDONE)
+    text = c3.text_input(
+        "Search the log",
+        key=state.REVIEW_LOG_SEARCH,
+        help="Decisions whose summary, note or reviewer contains this text.",
+    )
+    undone = c4.checkbox(
+        "Show undone",
+        value=True,
+        key=state.REVIEW_LOG_UNDONE,
+        help="Also list decisions that were undone later.",
+    )
     view = log
     if actions:
         view = view[view["action"].isin(actions)]
@@ -252,5 +266,10 @@ def pack_downloads(review: ReviewState) -> None:
     for column, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
         mime = next(m for ext, m in mimes.items() if name.endswith(ext))
         column.download_button(
-            name, data=data, file_name=name, mime=mime, key=state.keyed(state.REVIEW_DOWNLOAD, name)
+            name,
+            data=data,
+            file_name=name,
+            mime=mime,
+            key=state.keyed(state.REVIEW_DOWNLOAD, name),
+            help="Download this file of the meeting pack.",
         )

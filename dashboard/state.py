@@ -73,6 +73,9 @@ CLUSTER = Param("cluster", None, _opt_int)
 CLUSTER_SORT = Param("sort", "relevance")
 CLUSTER_SEARCH = Param("find", "")
 REVIEW_MODE = Param("mode", "clusters")  # Review and Presenter: "clusters" or "triage"
+COMPARE_EARLIER = Param("before", None)  # Compare: the earlier run's id
+COMPARE_LATER = Param("after", None)  # Compare: the later run's id
+COMPARE_MIN_FLOW = Param("min_flow", 1, int)  # Compare: flows with fewer papers are not drawn
 
 # Values a session keeps between reruns (not widgets).
 VIEW = "_state_view"  # the ViewContext the frame hands to the page
@@ -85,10 +88,13 @@ MEETING_PACK = "_review_meeting_pack"  # (run id, version, {file name: bytes}, h
 PRESENTER_AT = "_presenter_position"  # cluster key on screen (survives agenda reorders)
 PRESENTER_AT_INDEX = "_presenter_position_i"  # its agenda position, when the key is gone
 TIMELINE_CLICKED = "_timeline_clicked"  # the chart click already applied (applied once)
+FIRST_STEPS_HIDDEN = "_first_steps_hidden"  # Overview's first steps, dismissed this session
 
 # Widget keys that are not params. Alike widgets share a base key told apart by `keyed`;
 # Review and Presenter inputs are `versioned`.
 NEAREST = "nearest"  # paper detail: nearest-papers table, keyed by paper row
+LIKE_THIS = "like_this"  # paper detail: "papers like this" button, keyed by paper row
+SEARCH_RESULTS = "search_results"  # the ranked search results under a page title
 OVERVIEW_THEMES_CHART = "overview_themes"
 MAP_CHART = "map_chart"
 MAP_SELECTED = "map_selected"
@@ -159,6 +165,19 @@ PRESENTER_NOTE = "presenter_note"  # versioned by cluster key
 PRESENTER_NOTE_GO = "presenter_note_go"
 PRESENTER_AGENDA = "presenter_agenda"
 PRESENTER_JUMP = "presenter_jump"
+COMPARE_FLOW_CHART = "compare_flows"
+COMPARE_CHANGES = "compare_changes"
+COMPARE_THEMES_CHART = "compare_themes"
+COMPARE_NEW_PAPERS = "compare_new_papers"
+NEW_RUN_SOURCE = "new_run_source"  # upload or folder
+NEW_RUN_FILES = "new_run_files"
+NEW_RUN_FOLDER = "new_run_folder"
+NEW_RUN_THEMES = "new_run_themes"  # "", a themes file's path, or upload
+NEW_RUN_THEMES_FILE = "new_run_themes_file"
+NEW_RUN_START = "new_run_start"
+NEW_RUN_OPEN = "new_run_open"
+NEW_RUN_REJECTIONS = "new_run_rejections"
+FIRST_STEPS_HIDE = "first_steps_hide"
 
 
 def widget_key(param: Param) -> str:

@@ -37,10 +37,12 @@ class Filters:
 
 @dataclass(frozen=True)
 class ViewFacts:
-    """Names used to describe a view: theme names and cluster labels by id."""
+    """Names used to describe a view: theme names and cluster labels by id, and how to name
+    the search when its text is not what to show (a "papers like this" search)."""
 
     theme_names: dict[str, str] = field(default_factory=dict)
     cluster_labels: dict[int, str] = field(default_factory=dict)
+    query_label: str = ""
 
 
 def escape_markdown(text: str) -> str:
@@ -175,7 +177,7 @@ def describe_filters(filters: Filters, facts: ViewFacts) -> str:
     if filters.date_from or filters.date_to:
         parts.append(f"dates: {filters.date_from or '…'} to {filters.date_to or '…'}")
     if filters.query.strip():
-        parts.append(f'search: "{filters.query.strip()}"')
+        parts.append(facts.query_label or f'search: "{filters.query.strip()}"')
     return "; ".join(parts) if parts else "all papers"
 
 

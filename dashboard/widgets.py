@@ -14,16 +14,88 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import data_access, exports, state, transforms
+from dashboard import data_access, exports, search, state, transforms
 from dashboard.frame import ViewContext
 from dashboard.transforms import escape_markdown
 
 
 def filter_banner(ctx: ViewContext) -> None:
-    """A line saying how many papers the filters keep."""
+    """A line saying how many papers the filters keep, and the search's ranked matches."""
     n_shown, n_all = int(ctx.mask.sum()), len(ctx.papers)
     if ctx.filters.is_active:
         st.caption(escape_markdown(f"Showing {n_shown:,} of {n_all:,} papers · {ctx.filter_text}"))
+    if ctx.search is not None:
+        search_results(ctx)
+
+
+FIRST_STEPS = (
+    (
+        "app_pages/map.py",
+        "Map",
+        "every paper a point, similar papers close; lasso a group or open a paper to read it",
+    ),
+    ("app_pages/clusters.py", "Clusters", "each cluster's label, keywords and most typical papers"),
+    ("app_pages/timelines.py", "Timelines", "which themes and clusters grow"),
+    (
+        "app_pages/review.py",
+        "Review",
+        "rename, merge or split clusters and set their status; "
+        "decisions carry over to the next run",
+    ),
+    ("app_pages/compare.py", "Compare runs", "what changed since an earlier run"),
+)
+
+
+def _hide_first_steps() -> None:
+    st.session_state[state.FIRST_STEPS_HIDDEN] = True
+
+
+def first_steps() -> None:
+    """A short guide for a run nobody has reviewed yet (Overview); hidden for the session
+    once dismissed."""
+    if st.session_state.get(state.FIRST_STEPS_HIDDEN):
+        return
+    with st.container(border=True):
+        st.markdown("**First steps with this run**")
+        st.caption(
+            "Search the sidebar by meaning (e.g. 'robots learning from video'); any paper's "
+            "'Papers like this' finds its neighbours. Then:"
+        )
+        for page, title, what in FIRST_STEPS:
+            st.page_link(page, label=f"{title}: {what}", help=f"Open the {title} page.")
+        st.button(
+            "Got it, hide this",
+            key=state.FIRST_STEPS_HIDE,
+            on_click=_hide_first_steps,
+            help="Hide these first steps until the next session (they show while nobody has "
+            "reviewed this run).",
+        )
+
+
+def search_results(ctx: ViewContext) -> None:
+    """The search's matches that pass the other filters, best first, in a folded list."""
+    table = search.result_table(ctx.papers, ctx.search, ctx.mask)
+    by = {search.MEANING: "by meaning and words", search.LIKE: "by embedding"}
+    with st.expander(
+        f"Search results, best first ({len(table):,}, {by.get(ctx.search.mode, 'by words')})"
+    ):
+        st.caption(escape_markdown(ctx.search.note))
+        st.dataframe(
+            table,
+            hide_index=True,
+            key=state.SEARCH_RESULTS,
+            column_config={
+                "rank": st.column_config.NumberColumn("#", width="small"),
+                "similarity": st.column_config.NumberColumn(
+                    "similarity", format="%.2f", help="cosine similarity to the query, -1 to 1"
+                ),
+                "has_words": st.column_config.CheckboxColumn(
+                    "has the words", help="the paper holds every word of the query"
+                ),
+                "title": st.column_config.TextColumn("title", width="large"),
+                "paper_id": st.column_config.TextColumn("id", width="small"),
+            },
+        )
 
 
 def choice(
@@ -33,13 +105,15 @@ def choice(
     *,
     labels: dict[str, str] | None = None,
     where=st,
+    help: str | None = None,
 ) -> str:
-    """A segmented control for the shareable setting `param`, drawn in `where` (a column);
-    a value that is not an option (an old link) or an emptied control gives the default."""
+    """A segmented control for the shareable setting `param`, drawn in `where` (a column),
+    with tooltip `help`; a value that is not an option (an old link) or an emptied control
+    gives the default."""
     options = list(options)
     key = state.bind(param, lambda v: v if v in options else param.default)
     shown = {"format_func": lambda o: labels.get(o, o)} if labels else {}
-    return where.segmented_control(label, options, key=key, **shown) or param.default
+    return where.segmented_control(label, options, key=key, help=help, **shown) or param.default
 
 
 def chart(
@@ -73,7 +147,11 @@ def chart(
         ("Interactive HTML", "html", "text/html", lambda: exports.figure_html(titled())),
         ("Data (CSV)", "csv", "text/csv", lambda: exports.safe_csv(table())),
     ]
-    with st.popover("Export chart", icon=":material/download:"):
+    with st.popover(
+        "Export chart",
+        icon=":material/download:",
+        help="Download this chart as PNG or SVG (slides), interactive HTML, or its data as CSV.",
+    ):
         st.caption("Files carry the chart title and the active filters.")
         if not exports.chromium_path():
             st.info(exports.INSTALL_HINT)
@@ -85,6 +163,7 @@ def chart(
                 file_name=f"{stem}.{extension}",
                 mime=mime,
                 data=make,
+                help=f"Save the chart as {extension.upper()}, titled, with the active filters.",
             )
     return event
 
@@ -125,8 +204,18 @@ def paper_detail(ctx: ViewContext, row: int) -> None:
             if isinstance(arxiv, str) and arxiv
             else None
         )
+    left, right = st.columns(2)
     if url:
-        st.link_button("Open the paper", url)
+        left.link_button("Open the paper", url, help="The paper's page (arXiv or DOI), new tab.")
+    right.button(
+        "Papers like this",
+        key=state.keyed(state.LIKE_THIS, row),
+        icon=":material/travel_explore:",
+        on_click=state.set_value,
+        args=(state.QUERY, search.like_query(str(paper["paper_id"]))),
+        help="Search for this paper and its nearest papers by embedding: every page, and the "
+        "map, then show just them (Clear filters undoes it).",
+    )
     st.markdown("**Nearest papers by embedding**")
     nearest = data_access.nearest_papers(ctx.run_id, row, k=8)
     table = transforms.paper_table(nearest)

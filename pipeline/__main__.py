@@ -136,12 +136,24 @@ def register_run(sub) -> None:
     p.add_argument("--out", default="data/runs", metavar="DIR", help="runs folder")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (overrides the config's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--progress-file",
+        metavar="PATH",
+        help="also write progress as JSON lines to PATH (stage, papers embedded, time left)",
+    )
+    p.add_argument(
+        "--embedder",
+        metavar="MODULE:FACTORY",
+        help="embed with this Python factory instead of the configured model (tests: "
+        "tests.fake_embedder:FakeEmbedder)",
+    )
     p.set_defaults(func=_run_run)
 
 
 def _run_run(args) -> int:
     from pipeline import contract
     from pipeline.config import ConfigError, load_config
+    from pipeline.embed import embedder_from_spec
     from pipeline.ingest import IngestError
     from pipeline.review import (
         ReviewError,
@@ -161,14 +173,20 @@ def _run_run(args) -> int:
     except ReviewError as exc:  # the run goes on without answers; carry-over says why too
         print(f"theme answers not used: {exc}")
     try:
+        embedder = embedder_from_spec(args.embedder) if args.embedder else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    try:
         config = with_seed(load_config(args.config), args.seed)
         summary = run_pipeline(
             args.inputs,
             config,
             args.out,
             themes_file=args.themes,
+            embedder=embedder,
             progress=not args.no_progress,
             answers=answers,
+            progress_file=args.progress_file,
         )
     except (ConfigError, ThemesFileError, RunError, IngestError) as exc:
         raise UserError(str(exc)) from None

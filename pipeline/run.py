@@ -8,8 +8,10 @@ import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
+import json
 import sqlite3
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -118,14 +120,93 @@ def check_writable(runs_dir: Path) -> None:
         raise RunError(str(exc)) from None
 
 
+class ProgressFile:
+    """Machine-readable progress for whoever started the run (the dashboard's New run page):
+    JSON lines appended to `path`, each flushed at once, e.g. {"stage": "embed", "step": 2,
+    "n_steps": 8, "n_papers": 75, "n_embedded": 40, "elapsed_s": 12.1, "eta_s": 41.0}.
+    A line is written when a stage starts and, while embedding, at most every REFRESH_S; the
+    last one has stage "done" (with run_id, n_rejected, n_warnings) or "failed" (with error).
+    `eta_s` is rough: the embedding rate so far for the papers left, plus REST_S + REST_S_PER_PAPER
+    per paper for the stages after it (2-core bench); null before there is a rate or once the
+    estimate is used up."""
+
+    REFRESH_S = 0.5
+    REST_S, REST_S_PER_PAPER = 30.0, 0.003
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.started = time.monotonic()
+        self.stage, self.n_papers, self.n_embedded = "ingest", 0, 0
+        self.embed_started: float | None = None
+        self.embed_ended: float | None = None
+        self.written = 0.0
+        self.write()
+
+    def eta(self) -> float | None:
+        """Seconds left, roughly; None when unknown."""
+        now, rest = time.monotonic(), self.REST_S + self.REST_S_PER_PAPER * self.n_papers
+        if self.embed_ended is not None:
+            left = rest - (now - self.embed_ended)
+            return round(left, 1) if left > 0 else None
+        if self.embed_started is None or not self.n_embedded:
+            return None
+        rate = self.n_embedded / max(now - self.embed_started, 1e-3)
+        return round((self.n_papers - self.n_embedded) / rate + rest, 1)
+
+    def write(self, **extra: Any) -> None:
+        steps = ("ingest", *STAGES)  # "step" of "n_steps": for a progress bar
+        line = {
+            "stage": self.stage,
+            "step": steps.index(self.stage) + 1 if self.stage in steps else len(steps),
+            "n_steps": len(steps),
+            "n_papers": self.n_papers,
+            "n_embedded": self.n_embedded,
+            "elapsed_s": round(time.monotonic() - self.started, 1),
+            "eta_s": self.eta(),
+            **extra,
+        }
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+        self.written = time.monotonic()
+
+    def begin(self, stage: str) -> None:
+        if self.stage == "embed" and stage != "embed":
+            self.embed_ended = time.monotonic()
+        if stage == "embed":
+            self.embed_started = time.monotonic()
+        self.stage = stage
+        self.write()
+
+    def embedded(self, n: int) -> None:
+        self.n_embedded += n
+        if time.monotonic() - self.written >= self.REFRESH_S or self.n_embedded >= self.n_papers:
+            self.write()
+
+    def done(self, summary: RunSummary) -> None:
+        self.stage = "done"
+        self.write(
+            run_id=summary.run_id, n_rejected=summary.n_rejected, n_warnings=summary.n_warnings
+        )
+
+    def failed(self, error: str) -> None:
+        self.stage = "failed"
+        self.write(error=error)
+
+
 class _Stages:
     """Times each stage (one `Timings`) and shows a tqdm bar over the stages, plus one over the
-    papers while embedding; silent when progress is off."""
+    papers while embedding (silent when progress is off); tells `tracker` (a ProgressFile)."""
 
-    def __init__(self, enabled: bool, n_papers: int, timings: Timings):
+    def __init__(
+        self, enabled: bool, n_papers: int, timings: Timings, tracker: ProgressFile | None = None
+    ):
         self.enabled = enabled
         self.n_papers = n_papers
         self.timings = timings
+        self.tracker = tracker
+        if tracker is not None:
+            tracker.n_papers = n_papers
         self.bar = None
         if enabled:
             from tqdm.auto import tqdm
@@ -136,6 +217,8 @@ class _Stages:
     def __call__(self, name: str) -> Iterator[None]:
         if self.bar is not None:
             self.bar.set_postfix_str(name)
+        if self.tracker is not None:
+            self.tracker.begin(name)
         with self.timings.step(name):
             yield
         if self.bar is not None:
@@ -143,19 +226,26 @@ class _Stages:
 
     @contextlib.contextmanager
     def papers_bar(self) -> Iterator[Any]:
-        """A callback counting embedded papers (None when progress is off)."""
-        if not self.enabled:
-            yield None
-            return
-        from tqdm.auto import tqdm
+        """A callback counting embedded papers (None when no bar and no tracker)."""
+        counters = [self.tracker.embedded] if self.tracker is not None else []
+        bar = None
+        if self.enabled:
+            from tqdm.auto import tqdm
 
-        bar = tqdm(
-            total=self.n_papers, desc="embedding", unit="paper", leave=False, file=sys.stderr
-        )
+            bar = tqdm(
+                total=self.n_papers, desc="embedding", unit="paper", leave=False, file=sys.stderr
+            )
+            counters.append(bar.update)
+
+        def count(n: int) -> None:
+            for counter in counters:
+                counter(n)
+
         try:
-            yield bar.update
+            yield count if counters else None
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
 
     def close(self) -> None:
         if self.bar is not None:
@@ -176,13 +266,15 @@ def build_run(
     run_id: str | None = None,
     timings: Timings | None = None,
     answers: Sequence[ThemeLabel] = (),
+    tracker: ProgressFile | None = None,
 ) -> RunSummary:
     """Embed, cluster, lay out and theme `papers`, derive the tables, then publish the run
     atomically.
 
     `embedder` defaults to the configured model; tests pass a fake one. The seed comes from
     `config.seed`. `timings` may already hold earlier steps (ingest). `answers` are reviewers'
-    theme answers (by paper id, from the review store). Returns a summary.
+    theme answers (by paper id, from the review store). `tracker` hears of each stage and of
+    the papers embedded. Returns a summary.
     """
     if not papers:
         raise RunError("no papers to process")
@@ -191,7 +283,7 @@ def build_run(
     seed = config.seed
     embedder = embedder or embedder_from_config(config.embed)
     timings = timings or Timings()
-    stages = _Stages(progress, len(papers), timings)
+    stages = _Stages(progress, len(papers), timings, tracker)
     cache_dir = config.embed.cache_dir if config.embed.use_cache else None
     try:
         with stages("embed"), stages.papers_bar() as counted:
@@ -391,30 +483,42 @@ def run_pipeline(
     embedder: Embedder | None = None,
     progress: bool = False,
     answers: Sequence[ThemeLabel] = (),
+    progress_file: str | Path | None = None,
 ) -> RunSummary:
     """Ingest `inputs` (files or folders), then `build_run`. Raises RunError, ThemesFileError or
-    the ingest package's IngestError for user errors."""
+    the ingest package's IngestError for user errors. `progress_file`: where to write progress
+    as JSON lines (see `ProgressFile`), ending with a "done" or "failed" line."""
     from pipeline.ingest import ingest
     from pipeline.themes import load_themes
 
-    themes = load_themes(themes_file) if themes_file else None
-    check_writable(Path(runs_dir))
-    timings = Timings()
-    with timings.step("ingest"):
-        result = ingest([Path(p) for p in inputs], config.ingest)
-    return build_run(
-        result.papers,
-        result.rejections,
-        config,
-        runs_dir,
-        themes=themes,
-        themes_file=themes_file,
-        input_files=result.input_files,
-        embedder=embedder,
-        progress=progress,
-        timings=timings,
-        answers=answers,
-    )
+    tracker = ProgressFile(progress_file) if progress_file else None
+    try:
+        themes = load_themes(themes_file) if themes_file else None
+        check_writable(Path(runs_dir))
+        timings = Timings()
+        with timings.step("ingest"):
+            result = ingest([Path(p) for p in inputs], config.ingest)
+        summary = build_run(
+            result.papers,
+            result.rejections,
+            config,
+            runs_dir,
+            themes=themes,
+            themes_file=themes_file,
+            input_files=result.input_files,
+            embedder=embedder,
+            progress=progress,
+            timings=timings,
+            answers=answers,
+            tracker=tracker,
+        )
+    except Exception as exc:
+        if tracker is not None:
+            tracker.failed(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise
+    if tracker is not None:
+        tracker.done(summary)
+    return summary
 
 
 def with_seed(config: PipelineConfig, seed: int | None) -> PipelineConfig:

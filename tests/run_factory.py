@@ -57,6 +57,8 @@ def make_run(
     end: str = "2025-12-31",
     dates: Sequence[dt.date | None] | None = None,
     theme_names: Sequence[str] | None = None,
+    embeddings: np.ndarray | None = None,
+    embedding_model: str = "synthetic",
 ) -> str:
     """Write a valid synthetic run into `runs_dir` and return its run id.
 
@@ -67,7 +69,8 @@ def make_run(
     dominant theme that most of its papers share. Papers are dated from `start` to `end`
     (later clusters skewed towards the end), unless `dates` gives each paper's date (None:
     undated) or `texts` has a listing_date column. `theme_names` renames the THEMES in order
-    (their ids stay).
+    (their ids stay). `embeddings` (n_papers rows, unit length) replace the planted ones, made
+    by `embedding_model` (the manifest's; "synthetic" cannot embed a query: search by words).
     """
     if dates is not None and len(dates) != n_papers:
         raise ValueError(f"dates: {len(dates)} dates for {n_papers} papers")
@@ -100,6 +103,8 @@ def make_run(
     directions = rng.normal(size=(n_clusters, dim))
     emb = directions[cluster_id] + rng.normal(0, 0.6, (n_papers, dim))
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    if embeddings is not None:
+        emb = np.asarray(embeddings, dtype=np.float64)
 
     if texts is not None:
         texts = texts.iloc[:n_papers].reset_index(drop=True)
@@ -243,7 +248,7 @@ def make_run(
         inputs=(contract.InputFile(path="synthetic.txt", sha256="0" * 64, n_bytes=0),),
         config={"synthetic": True},
         seed=seed,
-        embedding_model="synthetic",
+        embedding_model=embedding_model,
         counts=contract.Counts(
             n_papers=n_papers,
             n_rejected=1,

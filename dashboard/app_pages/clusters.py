@@ -20,6 +20,10 @@ def _open(cluster_id):
 
 
 st.title("Clusters")
+st.caption(
+    "The groups of similar papers the pipeline found, with their theme, size, dates and growth. "
+    "Open one to read its papers, keywords and timeline, and to download its papers."
+)
 widgets.filter_banner(ctx)
 cluster_id = st.selectbox(
     "Open a cluster",
@@ -27,6 +31,7 @@ cluster_id = st.selectbox(
     key=key_cluster,
     format_func=lambda c: f"{labels[c]}{marks.get(c, '')} (#{c})",
     placeholder="Choose a cluster, or pick a row below",
+    help="A cluster's page: theme mix, keywords, papers over time, map, and its papers.",
 )
 
 if cluster_id is None:
@@ -34,7 +39,9 @@ if cluster_id is None:
     summary = transforms.cluster_summary(shown, clusters, "quarter", data_end)
     growth_text = transforms.growth_periods_text(summary, data_end)
     find = st.text_input(
-        "Find clusters by label, theme or keyword", key=state.bind(state.CLUSTER_SEARCH)
+        "Find clusters by label, theme or keyword",
+        key=state.bind(state.CLUSTER_SEARCH),
+        help="Keep the rows whose label, theme or keywords contain this text (any case).",
     )
     if find.strip():
         text = (
@@ -85,12 +92,13 @@ if cluster_id is None:
             type="primary",
             on_click=_open,
             args=(int(table.iloc[rows[0]]["cluster_id"]),),
+            help="Open the selected cluster's page.",
         )
 else:
     info = clusters.set_index("cluster_id").loc[cluster_id]
     members_all = ctx.papers[ctx.papers["cluster_id"] == cluster_id]
     members = shown[shown["cluster_id"] == cluster_id]
-    st.button("← All clusters", on_click=_open, args=(None,))
+    st.button("← All clusters", on_click=_open, args=(None,), help="Back to the table of clusters.")
     st.header(escape_markdown(info["label"]))
     st.caption(
         escape_markdown(
@@ -153,7 +161,12 @@ else:
                 key=state.CLUSTER_MAP_CHART,
             )
 
-        sort = widgets.choice("Sort papers by", ["relevance", "date"], state.CLUSTER_SORT)
+        sort = widgets.choice(
+            "Sort papers by",
+            ["relevance", "date"],
+            state.CLUSTER_SORT,
+            help="Relevance: the most typical papers first; date: the newest first.",
+        )
         ordered = transforms.sorted_cluster_members(
             members, cluster_id, list(info["representative_paper_ids"]), sort
         )
@@ -174,6 +187,7 @@ else:
             file_name=f"{stem}.csv",
             mime="text/csv",
             key=state.CLUSTER_CSV,
+            help="This cluster's filtered papers as a spreadsheet (CSV).",
         )
         d2.download_button(
             "Papers (BibTeX)",
@@ -181,6 +195,7 @@ else:
             file_name=f"{stem}.bib",
             mime="application/x-bibtex",
             key=state.CLUSTER_BIBTEX,
+            help="This cluster's filtered papers as BibTeX (reference managers).",
         )
         d3.download_button(
             "Papers (Markdown)",
@@ -188,6 +203,7 @@ else:
             file_name=f"{stem}.md",
             mime="text/markdown",
             key=state.CLUSTER_MARKDOWN,
+            help="This cluster's filtered papers as a Markdown list with links.",
         )
         titles = dict(zip(ordered["paper_id"], ordered["title"], strict=True))
         pid = st.selectbox(
@@ -197,6 +213,7 @@ else:
             placeholder="Choose a paper to read its abstract",
             format_func=lambda p: titles[p][:120],
             key=state.CLUSTER_READ,
+            help="Its abstract, a link, its nearest papers and 'Papers like this'.",
         )
         if pid is not None:
             row = int(ctx.papers.index[ctx.papers["paper_id"] == pid][0])

@@ -13,11 +13,16 @@ ctx = frame.view()
 papers = ctx.papers
 
 st.title("Paper map")
-widgets.filter_banner(ctx)
-color_by = widgets.choice("Colour by", ["theme", "cluster"], state.MAP_COLOR)
 st.caption(
     "Each point is a paper; nearby papers are similar. Papers outside the filters stay faint "
     "for context. Drag a box or lasso to list papers; hover for details."
+)
+widgets.filter_banner(ctx)
+color_by = widgets.choice(
+    "Colour by",
+    ["theme", "cluster"],
+    state.MAP_COLOR,
+    help="Colour the papers by their theme (legend) or by their cluster.",
 )
 
 paper_ids = set(papers["paper_id"])
@@ -64,6 +69,8 @@ st.selectbox(
     key=key_paper,
     placeholder="Choose a paper",
     format_func=lambda pid: titles[pid][:120],
+    help="Its abstract, a link, its nearest papers and 'Papers like this'; ringed red on the "
+    "map. Lists the selected papers, else the filtered ones (first 500).",
 )
 if st.session_state[key_paper] is not None:
     row = int(papers.index[papers["paper_id"] == st.session_state[key_paper]][0])

@@ -3,7 +3,7 @@ clusters, each linking into the other pages."""
 
 import streamlit as st
 
-from dashboard import figures, frame, state, transforms, widgets
+from dashboard import data_access, figures, frame, state, transforms, widgets
 from dashboard.transforms import escape_markdown
 from pipeline import derive
 from pipeline.contract import OTHER, PERIOD_KINDS, UNASSIGNED
@@ -13,7 +13,14 @@ shown = ctx.shown
 clusters = ctx.tables["clusters"]
 
 st.title("Overview")
+st.caption(
+    "The run at a glance: how many papers, clusters and themes, how each theme grew between "
+    "the last two complete periods, and the largest and fastest-growing clusters. Numbers "
+    "follow the sidebar filters; every name links to its page."
+)
 widgets.filter_banner(ctx)
+if not len(data_access.review_state(ctx.run_id).log):
+    widgets.first_steps()
 
 n_unassigned = int((shown["cluster_id"] == UNASSIGNED).sum())
 n_clusters = int(shown.loc[shown["cluster_id"] != UNASSIGNED, "cluster_id"].nunique())
@@ -33,6 +40,8 @@ else:
         "Growth: last complete period against the one before",
         PERIOD_KINDS,
         state.OVERVIEW_PERIOD,
+        help="Growth compares the last complete month, quarter or year with the one before; a "
+        "period the data stops inside is left out.",
     )
     data_end = derive.latest_date(ctx.papers["published"])  # the whole run's, whatever the filters
     summary = transforms.theme_summary(shown, ctx.tables["themes"], period, data_end)
@@ -79,7 +88,10 @@ else:
         if bool(summary["is_sparse"].any()):
             st.caption("Few papers in the last two periods: read growth with care.")
         st.page_link(
-            "app_pages/timelines.py", label="See the theme timelines", icon=":material/timeline:"
+            "app_pages/timelines.py",
+            label="See the theme timelines",
+            icon=":material/timeline:",
+            help="Papers per theme over time.",
         )
         for rec in summary[summary["theme_id"] != OTHER].itertuples():
             st.page_link(
@@ -87,6 +99,7 @@ else:
                 label=escape_markdown(f"Clusters inside {rec.name} over time"),
                 query_params={state.TL_WITHIN.name: rec.theme_id},
                 icon=":material/stacked_line_chart:",
+                help="The timelines of this theme's clusters.",
             )
 
     summary_c = transforms.cluster_summary(
@@ -118,5 +131,11 @@ else:
                     label=escape_markdown(f"{rec.label} · {rec.theme_name} · {fmt(rec)}"),
                     query_params={state.CLUSTER.name: str(rec.cluster_id)},
                     icon=":material/workspaces:",
+                    help="Open this cluster's page: its papers, keywords and timeline.",
                 )
-    st.page_link("app_pages/map.py", label="Explore the paper map", icon=":material/scatter_plot:")
+    st.page_link(
+        "app_pages/map.py",
+        label="Explore the paper map",
+        icon=":material/scatter_plot:",
+        help="Every paper as a point; similar papers lie close together.",
+    )

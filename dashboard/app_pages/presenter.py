@@ -23,6 +23,11 @@ st.markdown(  # static CSS only: large type for a projector
     "{font-size:1.45rem}</style>",
     unsafe_allow_html=True,
 )
+st.caption(
+    "For a meeting on a projector: one cluster at a time in large type, with its top papers "
+    "and timeline; decide its status in one click, then go to the next (the whole run: the "
+    "sidebar filters do not apply)."
+)
 review_ui.flash()
 with st.expander("Reviewer", expanded=not review_ui.known_reviewer()):
     reviewer = review_ui.reviewer_input()
@@ -32,7 +37,9 @@ if widgets.choice("Present", list(MODES), state.REVIEW_MODE, labels=MODES) == "t
     triage_ui.triage(ctx, review, reviewer, can_decide, big=True)
     st.stop()
 undecided_only = st.toggle(
-    "Agenda: only clusters still needing a decision (unreviewed)", key=state.PRESENTER_UNDECIDED
+    "Agenda: only clusters still needing a decision (unreviewed)",
+    key=state.PRESENTER_UNDECIDED,
+    help="Skip the clusters that already have a status.",
 )
 agenda = cluster_order(review.clusters)
 if undecided_only:
@@ -68,9 +75,23 @@ _show(index)
 row = agenda.iloc[index]
 cluster_id = int(row["cluster_id"])
 nav_prev, progress, nav_next = st.columns([1, 4, 1])
-nav_prev.button("← Previous", on_click=_go, args=(-1,), key=state.PRESENTER_PREV, width="stretch")
+nav_prev.button(
+    "← Previous",
+    on_click=_go,
+    args=(-1,),
+    key=state.PRESENTER_PREV,
+    width="stretch",
+    help="The previous cluster of the agenda.",
+)
 progress.progress((index + 1) / len(keys), text=f"{index + 1} of {len(keys)}")
-nav_next.button("Next →", on_click=_go, args=(1,), key=state.PRESENTER_NEXT, width="stretch")
+nav_next.button(
+    "Next →",
+    on_click=_go,
+    args=(1,),
+    key=state.PRESENTER_NEXT,
+    width="stretch",
+    help="The next cluster of the agenda.",
+)
 
 st.title(escape_markdown(row["label"]) + (" ✎" if row["is_edited"] else ""))
 st.markdown(
@@ -118,6 +139,7 @@ for col, status in zip(
         width="stretch",
         disabled=not can_decide,
         type="primary" if row["status"] == status else "secondary",
+        help=f"Set this cluster's status to {status} (logged at once).",
     ):
         decide(set_status, cluster_id, status)
 r1, r2 = st.columns(2)
@@ -126,14 +148,21 @@ with r1:
         "Rename",
         value=row["label"],
         key=state.versioned(state.PRESENTER_LABEL, row["cluster_key"], review.version),
+        help="A new label for this cluster.",
     )
-    if st.button("Save name", key=state.PRESENTER_RENAME, disabled=not can_decide):
+    if st.button(
+        "Save name", key=state.PRESENTER_RENAME, disabled=not can_decide, help="Log the new name."
+    ):
         decide(rename, cluster_id, name)
 with r2:
     note = st.text_input(
-        "Note", key=state.versioned(state.PRESENTER_NOTE, row["cluster_key"], review.version)
+        "Note",
+        key=state.versioned(state.PRESENTER_NOTE, row["cluster_key"], review.version),
+        help="A remark for the group, kept with the cluster.",
     )
-    if st.button("Add note", key=state.PRESENTER_NOTE_GO, disabled=not can_decide):
+    if st.button(
+        "Add note", key=state.PRESENTER_NOTE_GO, disabled=not can_decide, help="Log the note."
+    ):
         decide(add_note, cluster_id, note)
 
 with st.expander(f"Agenda ({len(keys)} clusters)"):
@@ -149,5 +178,9 @@ with st.expander(f"Agenda ({len(keys)} clusters)"):
     rows = picked.selection.rows if picked else []
     if rows and rows[0] != index:
         st.button(
-            f"Go to #{rows[0] + 1}", on_click=_go, args=(rows[0] - index,), key=state.PRESENTER_JUMP
+            f"Go to #{rows[0] + 1}",
+            on_click=_go,
+            args=(rows[0] - index,),
+            key=state.PRESENTER_JUMP,
+            help="Show the cluster chosen in the agenda.",
         )

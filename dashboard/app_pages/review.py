@@ -26,6 +26,11 @@ from pipeline.review import (
 
 ctx = frame.view()
 st.title("Review")
+st.caption(
+    "Check each cluster with your group: set its status, name and theme, add notes, merge, "
+    "split or move papers. Decisions are logged with your name, shown on every page and "
+    "carried to the next run; the log below can undo them."
+)
 if ctx.review.unreadable:
     review_ui.unreadable_help(ctx.review)
     st.stop()
@@ -76,6 +81,7 @@ cluster_id = st.selectbox(
     ordered,
     format_func=_cluster_name,
     key=state.REVIEW_CLUSTER,
+    help="The cluster to review (✎: changed in review), or the unassigned papers to place.",
 )
 decide = review_ui.Decider(review, seen, reviewer)
 
@@ -111,12 +117,31 @@ else:
     left, right = st.columns(2)
     with left:
         status = st.segmented_control(
-            "Status", list(STATUSES), default=row["status"], key=_input(state.REVIEW_STATUS)
+            "Status",
+            list(STATUSES),
+            default=row["status"],
+            key=_input(state.REVIEW_STATUS),
+            help="Where the review of this cluster stands; saved with 'Save status'.",
         )
-        if st.button("Save status", key=_button(state.REVIEW_STATUS_GO), disabled=not can_decide):
+        if st.button(
+            "Save status",
+            key=_button(state.REVIEW_STATUS_GO),
+            disabled=not can_decide,
+            help="Log the chosen status for this cluster.",
+        ):
             decide(set_status, cluster_id, status or row["status"])
-        name = st.text_input("Name", value=row["label"], key=_input(state.REVIEW_LABEL))
-        if st.button("Rename", key=_button(state.REVIEW_RENAME), disabled=not can_decide):
+        name = st.text_input(
+            "Name",
+            value=row["label"],
+            key=_input(state.REVIEW_LABEL),
+            help="The cluster's label on every page and in the meeting pack.",
+        )
+        if st.button(
+            "Rename",
+            key=_button(state.REVIEW_RENAME),
+            disabled=not can_decide,
+            help="Log the new name.",
+        ):
             decide(rename, cluster_id, name)
         theme_ids = list(themes) + ([] if "other" in themes else ["other"])
         theme = st.selectbox(
@@ -125,14 +150,30 @@ else:
             format_func=lambda t: themes.get(t, t),
             index=theme_ids.index(row["theme_id"]) if row["theme_id"] in theme_ids else 0,
             key=_input(state.REVIEW_THEME),
+            help="The theme of the whole cluster; its papers take it as a label.",
         )
-        if st.button("Set theme", key=_button(state.REVIEW_THEME_GO), disabled=not can_decide):
+        if st.button(
+            "Set theme",
+            key=_button(state.REVIEW_THEME_GO),
+            disabled=not can_decide,
+            help="Log the chosen theme for this cluster.",
+        ):
             decide(set_theme, cluster_id, theme)
     with right:
         for note in row["notes"]:
             st.text(f"• {note}")
-        text = st.text_area("Add a note", key=_input(state.REVIEW_NOTE), height=90)
-        if st.button("Add note", key=_button(state.REVIEW_NOTE_GO), disabled=not can_decide):
+        text = st.text_area(
+            "Add a note",
+            key=_input(state.REVIEW_NOTE),
+            height=90,
+            help="A remark for the group, kept with the cluster and shown in the meeting pack.",
+        )
+        if st.button(
+            "Add note",
+            key=_button(state.REVIEW_NOTE_GO),
+            disabled=not can_decide,
+            help="Log the note.",
+        ):
             decide(add_note, cluster_id, text)
 
     with st.expander("Merge with other clusters"):
@@ -142,12 +183,18 @@ else:
             others,
             format_func=_cluster_name,
             key=_input(state.REVIEW_MERGE),
+            help="Clusters whose papers join this one; the smallest id is kept.",
         )
         merged_name = st.text_input(
-            "Name of the merged cluster (optional)", key=_input(state.REVIEW_MERGE_NAME)
+            "Name of the merged cluster (optional)",
+            key=_input(state.REVIEW_MERGE_NAME),
+            help="Empty: a name made from the merged clusters' labels.",
         )
         if st.button(
-            "Merge", key=_button(state.REVIEW_MERGE_GO), disabled=not (can_decide and chosen)
+            "Merge",
+            key=_button(state.REVIEW_MERGE_GO),
+            disabled=not (can_decide and chosen),
+            help="Log the merge (undo can take it back).",
         ):
             decide(
                 merge,
@@ -163,8 +210,13 @@ else:
             max_value=max(2, min(8, int(row["n_papers"]))),
             value=2,
             key=_input(state.REVIEW_SPLIT_K),
+            help="How many sub-clusters to cut this cluster into (k-means on the embeddings).",
         )
-        if st.button("Preview split", key=_button(state.REVIEW_SPLIT_PREVIEW)):
+        if st.button(
+            "Preview split",
+            key=_button(state.REVIEW_SPLIT_PREVIEW),
+            help="Show the parts and their papers before deciding; nothing is saved yet.",
+        ):
             review_ui.make_split_preview(ctx.run_id, review, cluster_id, int(k))
         preview = review_ui.current_preview(cluster_id, review)
         if preview is not None:
@@ -179,6 +231,7 @@ else:
                         f"Name of part {i + 1}",
                         value=part["label"],
                         key=state.keyed(_input(state.REVIEW_SPLIT_NAME), i),
+                        help="The label this part will have.",
                     )
                 )
             st.dataframe(
@@ -192,10 +245,15 @@ else:
                 type="primary",
                 key=_button(state.REVIEW_SPLIT_ACCEPT),
                 disabled=not can_decide,
+                help="Log the split: the parts become clusters.",
             ):
                 review_ui.drop_preview()
                 decide(accept_split, preview, labels=names)
-            if b.button("Discard preview", key=_button(state.REVIEW_SPLIT_CANCEL)):
+            if b.button(
+                "Discard preview",
+                key=_button(state.REVIEW_SPLIT_CANCEL),
+                help="Forget this preview; nothing was saved.",
+            ):
                 review_ui.drop_preview()
                 st.rerun()
 
@@ -216,13 +274,21 @@ selected = st.multiselect(
     default=members["paper_id"].iloc[rows].tolist(),
     format_func=dict(zip(members["paper_id"], members["title"], strict=True)).get,
     key=_input(state.REVIEW_MOVE_PAPERS),
+    help="Papers to move (ticking rows in the table above chooses them too).",
 )
 destinations = [c for c in ordered if c != cluster_id]
 destination = st.selectbox(
-    "Move them to", destinations, format_func=_cluster_name, key=_input(state.REVIEW_MOVE_TO)
+    "Move them to",
+    destinations,
+    format_func=_cluster_name,
+    key=_input(state.REVIEW_MOVE_TO),
+    help="The cluster the chosen papers join (or the unassigned papers).",
 )
 if st.button(
-    "Move papers", key=_button(state.REVIEW_MOVE_GO), disabled=not (can_decide and selected)
+    "Move papers",
+    key=_button(state.REVIEW_MOVE_GO),
+    disabled=not (can_decide and selected),
+    help="Log the move; moved papers are marked ✎.",
 ):
     decide(move, selected, destination)
 
@@ -242,6 +308,7 @@ if st.button(
     "Undo last decision" + (f": {escape_markdown(describe(effective[-1]))}" if effective else ""),
     key=state.REVIEW_UNDO,
     disabled=not (can_decide and effective),
+    help="Take back the latest decision still in effect (the undo is logged too).",
 ):
     decide(undo)
 
@@ -251,7 +318,12 @@ st.caption(
     "An offline HTML report, a PowerPoint deck and the decision log (CSV) of the reviewed state; "
     "also `python -m dashboard pack`."
 )
-if st.button("Build meeting pack", key=state.REVIEW_PACK, icon=":material/slideshow:"):
+if st.button(
+    "Build meeting pack",
+    key=state.REVIEW_PACK,
+    icon=":material/slideshow:",
+    help="An offline HTML report, a PowerPoint deck and the decision log of this review.",
+):
     with st.spinner("Building the meeting pack…"):
         review_ui.build_pack(ctx.run_id, review)
 review_ui.pack_downloads(review)

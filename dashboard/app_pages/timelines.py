@@ -20,19 +20,53 @@ themes = ctx.tables["themes"]
 theme_names = dict(zip(themes["theme_id"], themes["name"], strict=True))
 
 st.title("Timelines")
+st.caption(
+    "Papers per theme (or per cluster inside one theme) in each period. Grey bands mark periods "
+    "with too few papers to read a trend; an orange band marks a period the data stops inside. "
+    "Click a point to list its papers."
+)
 widgets.filter_banner(ctx)
 
 c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 3, 3])
-period = widgets.choice("Period", PERIOD_KINDS, state.TL_PERIOD, where=c1)
-measure = widgets.choice("Measure", list(MEASURES), state.TL_MEASURE, labels=MEASURES, where=c2)
-style = widgets.choice("Style", list(STYLES), state.TL_STYLE, labels=STYLES, where=c3)
-count_kind = widgets.choice("Counts", list(COUNTS), state.TL_COUNTS, labels=COUNTS, where=c5)
+period = widgets.choice(
+    "Period",
+    PERIOD_KINDS,
+    state.TL_PERIOD,
+    where=c1,
+    help="Count papers by month, quarter or year.",
+)
+measure = widgets.choice(
+    "Measure",
+    list(MEASURES),
+    state.TL_MEASURE,
+    labels=MEASURES,
+    where=c2,
+    help="Paper counts, or each line's share of all the filtered papers of the period.",
+)
+style = widgets.choice(
+    "Style",
+    list(STYLES),
+    state.TL_STYLE,
+    labels=STYLES,
+    where=c3,
+    help="Separate lines, or areas stacked to the period's total.",
+)
+count_kind = widgets.choice(
+    "Counts",
+    list(COUNTS),
+    state.TL_COUNTS,
+    labels=COUNTS,
+    where=c5,
+    help="Hard counts (each paper in its most likely theme), or expected papers: the sum of "
+    "every paper's theme probabilities, with a 95% band.",
+)
 within = (
     c4.selectbox(
         "Show",
         ["", *theme_names],
         format_func=lambda t: "Themes" if not t else f"Clusters inside: {theme_names[t]}",
         key=state.bind(state.TL_WITHIN, lambda v: v if v in theme_names else ""),
+        help="One line per theme, or one per cluster of a chosen theme.",
     )
     or None
 )
@@ -115,12 +149,14 @@ else:
         key=group_key,
         placeholder="Choose one",
         format_func=lambda g: str(names.get(g if by == "theme_id" else int(g), g)),
+        help="The line whose papers to list (clicking a point chooses it).",
     )
     at = g2.selectbox(
         "Period",
         periods,
         key=state.bind(state.TL_AT, lambda v: v if v is None or v in periods else None),
         placeholder="Choose a period",
+        help="The period whose papers to list (clicking a point chooses it).",
     )
     if group is not None and at is not None:
         value = group if by == "theme_id" else int(group)

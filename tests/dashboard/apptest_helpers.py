@@ -23,6 +23,8 @@ PAGES = [
     "app_pages/clusters.py",
     "app_pages/review.py",
     "app_pages/presenter.py",
+    "app_pages/compare.py",
+    "app_pages/new_run.py",
 ]
 
 

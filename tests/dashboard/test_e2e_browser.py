@@ -1,8 +1,10 @@
 """End to end: a real `streamlit run` server on 127.0.0.1 driven by headless Debian Chromium
-through Playwright; opens every page, applies a filter, opens a cluster, saves screenshots."""
+through Playwright; opens every page, applies a filter, opens a cluster, searches by meaning,
+starts a run from an upload, compares two runs, saves screenshots."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -13,8 +15,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from pipeline.embed import paper_text
+from tests.fake_embedder import FakeEmbedder, planted_corpus
 from tests.run_factory import SCRIPT_TITLE, make_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +53,31 @@ pytestmark = [
 ]
 
 
+FAKE = "tests.fake_embedder:FakeEmbedder"
+PLANTED = dict(n_per_topic=20, seed=3)
+
+
+def planted_run(runs: Path) -> np.ndarray:
+    """Run `planted`: the planted-topic corpus embedded by the fake embedder (searchable by
+    meaning); returns each paper row's topic."""
+    papers, topics = planted_corpus(**PLANTED)
+    texts = pd.DataFrame(
+        {"title": [p.title for p in papers], "abstract": [p.abstract for p in papers]}
+    )
+    embedder = FakeEmbedder()
+    make_run(
+        runs,
+        len(papers),
+        seed=0,
+        texts=texts,
+        run_id="planted",
+        include_script_title=False,
+        embeddings=embedder.encode([paper_text(p) for p in papers]),
+        embedding_model=embedder.model_id,
+    )
+    return np.array(topics)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,9 +87,15 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     runs = tmp_path_factory.mktemp("e2e_runs")
-    make_run(runs, 75, seed=0)
+    planted_run(runs)
+    make_run(runs, 75, seed=0)  # the latest: the default run
     port = _free_port()
-    env = {**os.environ, "RTE_RUNS_DIR": str(runs)}
+    env = {
+        **os.environ,
+        "RTE_RUNS_DIR": str(runs),
+        "RTE_UPLOADS_DIR": str(tmp_path_factory.mktemp("e2e_uploads")),
+        "RTE_EMBEDDER": FAKE,  # searches and runs started here use the fake embedder
+    }
     log = open(tmp_path_factory.mktemp("e2e_log") / "streamlit.log", "w")
     proc = subprocess.Popen(
         [
@@ -209,3 +246,96 @@ def test_real_app_in_headless_chromium(server):
         finally:
             browser.close()
     assert dialogs == [], f"a script in paper text ran: {dialogs}"
+
+
+def test_search_by_meaning_in_headless_chromium(server):
+    """On a run embedded with the (fake) model, a query no paper contains ('dexterous hands')
+    highlights the planted robot papers on the map and lists them ranked by meaning."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    _, topics = planted_corpus(**PLANTED)
+    n_robot = topics.count("robot")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1800})
+            page.goto(f"{server}/map?run=planted", timeout=120_000)
+            page.get_by_role("heading", name="Paper map").wait_for(timeout=120_000)
+            _settle(page)
+            search = page.get_by_label("Search title, abstract, authors")
+            search.fill("dexterous hands")
+            search.press("Enter")
+            page.get_by_text("more by meaning").first.wait_for(timeout=60_000)
+            _settle(page)
+            shown = re.search(r"Showing (\d+) of", page.inner_text("body"))
+            assert shown and n_robot * 0.9 <= int(shown.group(1)) <= n_robot * 1.1
+            page.get_by_text("Search results, best first").first.click()
+            _settle(page)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(SHOTS / "10_search_by_meaning.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_new_run_from_an_upload_in_headless_chromium(server, tmp_path):
+    """The New run page takes an uploaded export, shows the background run's progress, then
+    its rejected record, and the new run opens from the page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    papers, _ = planted_corpus(n_per_topic=6, seed=5, topics=["data", "rl", "robot"])
+    export = tmp_path / "week48.jsonl"
+    rows = [{"id": p.paper_id.replace(":", "-"), "title": p.title, "abstract": p.abstract,
+             "published": p.published} for p in papers]  # fmt: skip
+    rows.append({"id": "short-1", "title": "Too short", "abstract": "Three words only."})
+    export.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1600})
+            page.goto(f"{server}/new_run", timeout=120_000)
+            page.get_by_role("heading", name="New run").wait_for(timeout=120_000)
+            _settle(page)
+            page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
+                str(export)
+            )
+            page.get_by_text("week48.jsonl").first.wait_for(timeout=60_000)
+            _settle(page)
+            page.screenshot(path=str(SHOTS / "11_new_run_form.png"), full_page=True)
+            page.get_by_role("button", name="Start the run").click()
+            page.get_by_text("A run is in progress").wait_for(timeout=60_000)
+            page.get_by_text("papers embedded").first.wait_for(timeout=120_000)
+            page.screenshot(path=str(SHOTS / "12_new_run_progress.png"), full_page=True)
+            page.get_by_text("is ready").first.wait_for(timeout=600_000)
+            _settle(page)
+            expect(page.get_by_text("Rejected records and warnings (1)")).to_be_visible()
+            page.screenshot(path=str(SHOTS / "13_new_run_done.png"), full_page=True)
+            page.get_by_role("button", name="Open the new run").click()
+            page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+            _settle(page)
+            assert "18 papers" in page.inner_text('[data-testid="stSidebar"]')
+            page.screenshot(path=str(SHOTS / "14_new_run_opened.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_compare_runs_in_headless_chromium(server):
+    """The Compare page draws the flow between two runs' clusters and lists what changed."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 2400})
+            page.goto(f"{server}/compare", timeout=120_000)
+            page.get_by_role("heading", name="Compare runs").wait_for(timeout=120_000)
+            _settle(page)
+            page.locator(".js-plotly-plot .sankey").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1000)
+            assert page.get_by_text("What changed").count() == 1
+            page.screenshot(path=str(SHOTS / "15_compare.png"), full_page=True)
+        finally:
+            browser.close()
