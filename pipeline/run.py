@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import contract, derive
+from pipeline.assign import cluster_on_sample
 from pipeline.cluster import cluster_papers, quiet_bertopic
 from pipeline.config import PipelineConfig, config_to_dict
 from pipeline.contract import UNASSIGNED
@@ -201,9 +202,14 @@ def build_run(
         with stages("cluster"):
             docs = [paper_text(p) for p in papers]
             keyword_embedder = BertopicEmbedder(embedder, cache_dir, config.embed.batch_size)
-            clusters = cluster_papers(
-                docs, embeddings, config.cluster, seed, keyword_embedder, knn=knn
-            )
+            if 0 < config.cluster.fit_sample < len(papers):
+                clusters = cluster_on_sample(
+                    docs, embeddings, config.cluster, seed, keyword_embedder
+                )
+            else:
+                clusters = cluster_papers(
+                    docs, embeddings, config.cluster, seed, keyword_embedder, knn=knn
+                )
         with stages("layout"):
             layout = layout_papers(embeddings, config.layout, seed, knn=knn)
         with stages("themes"):
