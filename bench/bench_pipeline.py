@@ -46,17 +46,32 @@ def _peak_mb() -> float:
 def child_ours(
     inputs: list[str], cache: str, runs: str, themes: str | None, config_file: str | None
 ) -> dict:
-    """One full pipeline run (ingest .. write) with the given embedding cache folder."""
+    """One full pipeline run (ingest .. write) with the given embedding cache folder. The peak
+    memory of the process so far is noted as each step ends (`peak_mb_after`), so the step that
+    raised the peak shows."""
+    import contextlib
     import dataclasses
 
     from pipeline.config import load_config
     from pipeline.run import run_pipeline
+    from pipeline.timing import Timings
 
+    peaks: dict[str, float] = {}
+    step = Timings.step
+
+    @contextlib.contextmanager
+    def noted(self, name):
+        with step(self, name):
+            yield
+        peaks[name] = _peak_mb()
+
+    Timings.step = noted  # bench only: the pipeline itself keeps no memory figures
     config = load_config(config_file)
     config = dataclasses.replace(config, embed=dataclasses.replace(config.embed, cache_dir=cache))
     started = time.perf_counter()
     summary = run_pipeline(inputs, config, runs, themes_file=themes or None)
     return {
+        "peak_mb_after": peaks,
         "total_s": time.perf_counter() - started,
         "timings_s": summary.timings_s,
         "n_papers": summary.n_papers,
@@ -158,11 +173,15 @@ def format_result(result: dict) -> str:
     base = result.get("bertopic_default")
     stages = [k for k in cold["timings_s"] if "." not in k]
     lines = [f"corpus {result['corpus']}: {cold['n_papers']} papers"]
-    lines.append(f"  {'stage':<22} {'cold (s)':>9} {'warm (s)':>9}")
+    lines.append(
+        f"  {'stage':<22} {'cold (s)':>9} {'warm (s)':>9} {'cold peak MB':>12} {'warm peak MB':>12}"
+    )
     for stage in stages:
         lines.append(
             f"  {stage:<22} {cold['timings_s'][stage]:>9.1f} "
-            f"{warm['timings_s'].get(stage, 0):>9.1f}"
+            f"{warm['timings_s'].get(stage, 0):>9.1f} "
+            f"{cold.get('peak_mb_after', {}).get(stage, 0):>12.0f} "
+            f"{warm.get('peak_mb_after', {}).get(stage, 0):>12.0f}"
         )
     for detail in [k for k in cold["timings_s"] if "." in k]:
         lines.append(
