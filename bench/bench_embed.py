@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--slice", type=int, default=10_000, help="papers of the arXiv corpus")
     parser.add_argument("--speed-n", type=int, default=1000, help="papers timed on an empty cache")
+    parser.add_argument("--speed-rounds", type=int, default=2, help="timed rounds per setting")
     parser.add_argument("--no-themes", action="store_true", help="skip the HF theme F1 run")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     for setting in settings:
         parse_setting(setting)
     if args.child_speed:
-        print(json.dumps(child_speed(settings, args.cache_root, args.speed_n)))
+        print(json.dumps(child_speed(settings, args.cache_root, args.speed_n, args.speed_rounds)))
         return 0
     if args.child:
         print(json.dumps(child(args.child, args.cache_root, args.slice, args.no_themes)))
@@ -234,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     common = ["--settings", args.settings, "--cache-root", args.cache_root]
     print("[speed] all settings, taking turns ...", file=sys.stderr, flush=True)
-    speed = _spawn(["--child-speed", *common, "--speed-n", str(args.speed_n)])
+    speed = _spawn(
+        ["--child-speed", *common, "--speed-n", str(args.speed_n)]
+        + ["--speed-rounds", str(args.speed_rounds)]
+    )
     results = []
     for setting in settings:
         print(f"[{setting}] quality ...", file=sys.stderr, flush=True)
