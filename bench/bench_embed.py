@@ -106,29 +106,36 @@ def child(setting: str, cache_root: str, n_slice: int, skip_themes: bool) -> dic
     embedder = embedder_from_config(embed_config)
     out: dict = {"setting": setting, "model_id": embedder.model_id}
 
-    papers = ingest([ARXIV], IngestConfig()).papers[:n_slice]
-    texts = [paper_text(p) for p in papers]
-    started = time.perf_counter()
-    cache = EmbeddingCache(cache_dir)
-    vectors, n_hit = encode_cached(texts, embedder, cache, embed_config.batch_size)
-    cache.close()
-    out["slice"] = {"n": len(texts), "embed_s": time.perf_counter() - started, "n_cached": n_hit}
-    truth = [p.categories[0] if p.categories else "" for p in papers]
-    keyword_embedder = BertopicEmbedder(embedder, cache_dir, embed_config.batch_size)
-    ids = {}
-    for seed in SEEDS:
+    if n_slice:  # 0: theme F1 only
+        papers = ingest([ARXIV], IngestConfig()).papers[:n_slice]
+        texts = [paper_text(p) for p in papers]
         started = time.perf_counter()
-        knn = neighbour_graph(vectors, neighbour_width(len(texts)), seed)
-        result = cluster_papers(texts, vectors, ClusterConfig(), seed, keyword_embedder, knn=knn)
-        ids[seed] = result.cluster_ids
-        out["slice"][f"seed{seed}"] = {
-            "cluster_s": time.perf_counter() - started,
-            "n_clusters": result.n_clusters,
-            "unassigned_share": result.n_unassigned / len(texts),
-            "nmi": float(normalized_mutual_info_score(truth, result.cluster_ids)),
+        cache = EmbeddingCache(cache_dir)
+        vectors, n_hit = encode_cached(texts, embedder, cache, embed_config.batch_size)
+        cache.close()
+        out["slice"] = {
+            "n": len(texts),
+            "embed_s": time.perf_counter() - started,
+            "n_cached": n_hit,
         }
-    out["nmi"] = out["slice"][f"seed{SEEDS[0]}"]["nmi"]
-    out["seed_ari"] = float(adjusted_rand_score(ids[SEEDS[0]], ids[SEEDS[1]]))
+        truth = [p.categories[0] if p.categories else "" for p in papers]
+        keyword_embedder = BertopicEmbedder(embedder, cache_dir, embed_config.batch_size)
+        ids = {}
+        for seed in SEEDS:
+            started = time.perf_counter()
+            knn = neighbour_graph(vectors, neighbour_width(len(texts)), seed)
+            result = cluster_papers(
+                texts, vectors, ClusterConfig(), seed, keyword_embedder, knn=knn
+            )
+            ids[seed] = result.cluster_ids
+            out["slice"][f"seed{seed}"] = {
+                "cluster_s": time.perf_counter() - started,
+                "n_clusters": result.n_clusters,
+                "unassigned_share": result.n_unassigned / len(texts),
+                "nmi": float(normalized_mutual_info_score(truth, result.cluster_ids)),
+            }
+        out["nmi"] = out["slice"][f"seed{SEEDS[0]}"]["nmi"]
+        out["seed_ari"] = float(adjusted_rand_score(ids[SEEDS[0]], ids[SEEDS[1]]))
 
     if not skip_themes:
         config = PipelineConfig(embed=embed_config)
@@ -212,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         default=str(ROOT / "data" / "cache-bench"),
         help="one embedding cache folder per setting below this (default: %(default)s)",
     )
-    parser.add_argument("--slice", type=int, default=10_000, help="papers of the arXiv corpus")
+    parser.add_argument(
+        "--slice", type=int, default=10_000, help="papers of the arXiv corpus (0: theme F1 only)"
+    )
     parser.add_argument("--speed-n", type=int, default=1000, help="papers timed on an empty cache")
     parser.add_argument("--speed-rounds", type=int, default=2, help="timed rounds per setting")
     parser.add_argument("--no-themes", action="store_true", help="skip the HF theme F1 run")
