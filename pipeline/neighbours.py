@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.derive import unit_rows
+
 # UMAP computes exact distances below this many points and then ignores a precomputed graph.
 KNN_MIN_POINTS = 4096
 # Up to this many points the exact graph (blocked matrix products) beats approximate search,
@@ -73,22 +75,37 @@ def neighbour_graph(embeddings: np.ndarray, width: int, seed: int) -> NeighbourG
 def exact_cosine_knn(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact cosine k-NN, each point first in its own list (as UMAP expects): indices int64 and
     cosine distances float32, both shaped (n, k). Memory stays near 200 MB per block."""
-    unit = np.asarray(embeddings, dtype=np.float32)
-    unit = unit / (np.linalg.norm(unit, axis=1, keepdims=True) + 1e-12)
-    n = len(unit)
+    unit = unit_rows(embeddings)
+    return _nearest(unit, unit, k, is_self=True)
+
+
+def exact_cosine_neighbours(
+    queries: np.ndarray, points: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k points nearest (cosine) to each query, best first: indices int64 into `points` and
+    cosine distances float32, both shaped (n_queries, k)."""
+    return _nearest(unit_rows(queries), unit_rows(points), k, is_self=False)
+
+
+def _nearest(
+    queries: np.ndarray, points: np.ndarray, k: int, is_self: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(queries)
     indices = np.empty((n, k), dtype=np.int64)
     distances = np.empty((n, k), dtype=np.float32)
-    block = max(16, int(5e7 // max(n, 1)))
+    block = max(16, int(5e7 // max(len(points), 1)))
     for start in range(0, n, block):
         stop = min(n, start + block)
-        sims = unit[start:stop] @ unit.T
-        rows = np.arange(stop - start)
-        sims[rows, rows + start] = np.inf  # self first
+        sims = queries[start:stop] @ points.T
+        if is_self:
+            rows = np.arange(stop - start)
+            sims[rows, rows + start] = np.inf  # self first
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.lexsort((top, -top_sims), axis=1)  # best first, ties by index
         indices[start:stop] = np.take_along_axis(top, order, axis=1)
         best = np.take_along_axis(top_sims, order, axis=1)
-        best[:, 0] = 1.0
+        if is_self:
+            best[:, 0] = 1.0
         distances[start:stop] = np.clip(1.0 - best, 0.0, 2.0)
     return indices, distances

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import contract, derive
+from pipeline.assign import cluster_on_sample
 from pipeline.cluster import cluster_papers, quiet_bertopic
 from pipeline.config import PipelineConfig, config_to_dict
 from pipeline.contract import UNASSIGNED
@@ -296,9 +297,14 @@ def build_run(
             docs = [paper_text(p) for p in papers]
             keyword_embedder = BertopicEmbedder(embedder, cache_dir, config.embed.batch_size)
             titles = [p.title for p in papers]
-            clusters = cluster_papers(
-                docs, embeddings, config.cluster, seed, keyword_embedder, knn=knn, titles=titles
-            )
+            if 0 < config.cluster.fit_sample < len(papers):
+                clusters = cluster_on_sample(
+                    docs, embeddings, config.cluster, seed, keyword_embedder, titles=titles
+                )
+            else:
+                clusters = cluster_papers(
+                    docs, embeddings, config.cluster, seed, keyword_embedder, knn=knn, titles=titles
+                )
         with stages("layout"):
             layout = layout_papers(embeddings, config.layout, seed, knn=knn)
         with stages("themes"):

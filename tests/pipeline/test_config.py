@@ -14,7 +14,10 @@ from tests.conftest import ROOT
 
 BAD_VALUES = [
     ({"cluster": {"min_cluster_size": -1}}, "cluster.min_cluster_size = -1"),
-    ({"embed": {"batch_size": 0}}, "embed.batch_size = 0"),
+    ({"embed": {"batch_size": -1}}, "embed.batch_size = -1"),
+    ({"embed": {"max_tokens": 8}}, "embed.max_tokens = 8"),
+    ({"embed": {"max_tokens": 1024}}, "embed.max_tokens = 1024"),
+    ({"embed": {"device": "gpu"}}, "embed.device = 'gpu'"),
     ({"layout": {"metric": "nonsense"}}, "layout.metric = 'nonsense'"),
     ({"seed": -1}, "seed = -1"),
     ({"seed": 2**32}, "seed = 4294967296"),
@@ -44,6 +47,15 @@ def test_defaults_are_valid_and_replace_is_validated():
     assert dataclasses.replace(config, seed=7).seed == 7
     with pytest.raises(ConfigError, match="seed = -5"):
         dataclasses.replace(config, seed=-5)
+
+
+def test_embed_speed_options_are_accepted():
+    """The fast model, a 128-token window, each named device and batch size 0 (by device) pass."""
+    for device in ("auto", "cpu", "cuda", "cuda:1", "mps"):
+        config = config_from_dict(
+            {"embed": {"model": "fast", "max_tokens": 128, "device": device, "batch_size": 0}}
+        )
+        assert config.embed.device == device
 
 
 def test_cache_dir_that_is_a_file_is_refused(tmp_path):

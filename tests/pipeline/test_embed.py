@@ -88,3 +88,105 @@ def test_bundled_model_embeds_offline():
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_device_auto_prefers_cuda_then_mps_then_cpu():
+    """`embed.device = "auto"` picks cuda when torch sees it, else mps, else cpu; a named device
+    is kept as given."""
+    from pipeline.embedders import resolve_device
+
+    assert resolve_device("auto", has_cuda=True, has_mps=True) == "cuda"
+    assert resolve_device("auto", has_cuda=False, has_mps=True) == "mps"
+    assert resolve_device("auto", has_cuda=False, has_mps=False) == "cpu"
+    assert resolve_device("cpu", has_cuda=True, has_mps=False) == "cpu"
+    assert resolve_device("cuda:1", has_cuda=True, has_mps=False) == "cuda:1"
+
+
+def test_batch_size_adapts_to_the_device():
+    """Batch size 0 means the device's default (larger on a GPU); a configured size is kept."""
+    from pipeline.embedders import DEVICE_BATCH_SIZE, resolve_batch_size
+
+    assert resolve_batch_size(0, "cpu") == DEVICE_BATCH_SIZE["cpu"]
+    assert resolve_batch_size(0, "cuda:1") == DEVICE_BATCH_SIZE["cuda"]
+    assert resolve_batch_size(0, "mps") == DEVICE_BATCH_SIZE["mps"]
+    assert DEVICE_BATCH_SIZE["cuda"] > DEVICE_BATCH_SIZE["cpu"]
+    assert resolve_batch_size(32, "cuda") == 32
+
+
+def test_model_ids_keep_settings_apart_and_existing_caches_valid(tmp_path):
+    """Every setting that changes a vector (model, token window) changes the model id, hence the
+    cache key; the bundled model at its own 256-token window keeps the id caches already use.
+    Building an embedder loads nothing."""
+    from pipeline.embedders import BUNDLED_MODEL_ID, embedder_from_config
+
+    ids = {
+        (model, tokens): embedder_from_config(
+            EmbedConfig(model=model, max_tokens=tokens, cache_dir=str(tmp_path))
+        ).model_id
+        for model in ("bundled", "fast")
+        for tokens in (128, 256)
+    }
+    assert len(set(ids.values())) == 4
+    assert ids[("bundled", 256)] == BUNDLED_MODEL_ID
+    embedder = embedder_from_config(EmbedConfig(cache_dir=str(tmp_path)))
+    assert embedder._model is None and embedder.device == "auto"
+
+
+def test_vectors_of_different_settings_never_mix(tmp_path):
+    """One cache folder holding vectors of two model ids returns each id only its own vectors."""
+    cache = EmbeddingCache(tmp_path)
+    texts = ["reward preference", "robot grasping"]
+    first, _ = encode_cached(texts, FakeEmbedder(seed=0), cache)
+    other = FakeEmbedder(seed=1)
+    second, hits = encode_cached(texts, other, cache)
+    assert hits == 0 and other.n_encoded == 2
+    assert not np.allclose(first, second)
+    cache.close()
+
+
+def test_misses_are_embedded_in_chunks_of_several_batches(tmp_path):
+    """Misses reach the embedder in chunks of CHUNK_BATCHES batches (one cache commit each)."""
+    from pipeline.embed import CHUNK_BATCHES
+
+    embedder = FakeEmbedder()
+    sizes: list[int] = []
+    original = embedder.encode
+    embedder.encode = lambda texts, batch_size=0: sizes.append(len(texts)) or original(texts)
+    texts = [f"text {i}" for i in range(5 * CHUNK_BATCHES * 2 + 3)]
+    vectors, _ = encode_cached(texts, embedder, EmbeddingCache(tmp_path), batch_size=2)
+    assert sizes == [2 * CHUNK_BATCHES] * 5 + [3]
+    assert vectors.shape == (len(texts), embedder.dim)
+
+
+def _tiny_static_model(folder):
+    """A five-word model2vec model (word-level tokenizer, seeded vectors) saved to `folder`."""
+    from model2vec import StaticModel
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["[UNK]", "[PAD]", "reward", "robot", "corpus", "grasping", "preference"]
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    vectors = np.random.default_rng(0).standard_normal((len(words), 8)).astype(np.float32)
+    StaticModel(vectors=vectors, tokenizer=tokenizer, normalize=True).save_pretrained(folder)
+    return folder
+
+
+def test_fast_model_is_distilled_once_into_the_cache_folder(tmp_path, monkeypatch):
+    """`embed.model = "fast"` distils its static model on first use into cache_dir/models/ and
+    reads it from there afterwards; it encodes to unit float32 rows."""
+    from pipeline import embedders
+
+    calls = []
+
+    def fake_distil(source, target, device="cpu"):
+        calls.append(target)
+        return _tiny_static_model(target)
+
+    monkeypatch.setattr(embedders, "distil_static_model", fake_distil)
+    config = EmbedConfig(model="fast", cache_dir=str(tmp_path), device="cpu")
+    first = embedders.embedder_from_config(config).encode(["reward preference", "robot grasping"])
+    again = embedders.embedder_from_config(config).encode(["reward preference", "robot grasping"])
+    assert calls == [tmp_path / "models" / embedders.FAST_MODEL_DIR]
+    assert first.dtype == np.float32 and first.shape == (2, 8)
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(first, again)
