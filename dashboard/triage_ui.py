@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data_access, frame, state
+from dashboard import data_access, frame, state, widgets
 from dashboard.transforms import escape_markdown
 from pipeline.contract import OTHER
 from pipeline.review import (
@@ -173,6 +173,21 @@ def disagreements(ctx: frame.ViewContext, review: ReviewState) -> None:
     ]
     with st.expander(f"Reviewers disagree on {len(rows)} paper(s): the latest answer applies"):
         st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+MODES = {"clusters": "Clusters", "triage": "Theme triage"}
+
+
+def mode_choice(label: str) -> str:
+    """The Review / Presenter mode switch: "clusters" or "triage" (kept in the URL)."""
+    return widgets.choice(
+        label,
+        list(MODES),
+        state.REVIEW_MODE,
+        labels=MODES,
+        help="Clusters: review clusters one by one. Theme triage: answer the theme of the paper "
+        "the model is least sure about; every answer teaches the theme model.",
+    )
 
 
 def triage(

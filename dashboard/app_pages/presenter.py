@@ -5,7 +5,7 @@ theme triage in large type."""
 
 import streamlit as st
 
-from dashboard import data_access, figures, frame, review_ui, state, transforms, triage_ui, widgets
+from dashboard import data_access, figures, frame, review_ui, state, transforms, triage_ui
 from dashboard.meeting_pack import cluster_order
 from dashboard.transforms import escape_markdown
 from pipeline import derive
@@ -32,8 +32,7 @@ review_ui.flash()
 with st.expander("Reviewer", expanded=not review_ui.known_reviewer()):
     reviewer = review_ui.reviewer_input()
 can_decide = bool(reviewer) and ctx.review.can_save  # the frame's banner says why not
-MODES = {"clusters": "Clusters", "triage": "Theme triage"}
-if widgets.choice("Present", list(MODES), state.REVIEW_MODE, labels=MODES) == "triage":
+if triage_ui.mode_choice("Present") == "triage":
     triage_ui.triage(ctx, review, reviewer, can_decide, big=True)
     st.stop()
 undecided_only = st.toggle(

@@ -7,7 +7,7 @@ shown with its decision buttons disabled; decisions replay skipped are listed.""
 
 import streamlit as st
 
-from dashboard import data_access, frame, review_ui, state, triage_ui, widgets
+from dashboard import data_access, frame, review_ui, state, triage_ui
 from dashboard.transforms import escape_markdown
 from pipeline.contract import UNASSIGNED
 from pipeline.review import (
@@ -48,8 +48,7 @@ if review.skipped:
     review_ui.skipped_warning(review.skipped)
 reviewer = review_ui.reviewer_input()
 can_decide = bool(reviewer) and ctx.review.can_save  # a read-only store takes no decision
-MODES = {"clusters": "Clusters", "triage": "Theme triage"}
-mode = widgets.choice("Review", list(MODES), state.REVIEW_MODE, labels=MODES)
+mode = triage_ui.mode_choice("Review")
 if mode == "triage":
     st.caption(
         "Theme triage: answer the theme of the paper the model is least sure about (a click, or "
