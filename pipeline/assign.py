@@ -1,7 +1,8 @@
 """Assignment to an already-fitted clustering and map: reads the fitted 5-d UMAP + HDBSCAN of a
 `ClusterResult` (with its clusters' centroids) or a fitted map UMAP, and embeddings of papers they
 have not seen; produces cluster ids (-1 = unassigned) and map coordinates. Fit-on-a-sample uses it
-for the papers outside the sample; `pipeline add` will use it for new papers."""
+for the papers outside the sample; `pipeline add` for new papers, with the models a run saved
+(`save_fitted` / `load_fitted`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,3 +208,121 @@ def cluster_on_sample(
         params={**result.params, "fit_sample": len(inside)},
         timings_s={**result.timings_s, "assign": seconds},
     )
+
+
+# ------------------------------------------------------------------------------------------
+# The fitted models a run keeps for `pipeline add` (contract.MODEL_DIR / contract.FITTED_MODELS)
+
+FITTED_FORMAT = 1  # bumped when what `save_fitted` writes changes
+
+
+class FittedModelsError(ValueError):
+    """A run's saved models are missing, damaged or do not match its embeddings (one line)."""
+
+
+@dataclass(frozen=True)
+class FittedRun:
+    """What adding papers to a run needs: `clusters` (None when the run clustered nothing: new
+    papers join `only_cluster`), `map_model` (the fitted map UMAP; None below 16 papers), and
+    `cluster_rows` (int64): the rows of the run's embeddings the clustering UMAP was fitted on
+    (all of them, or the fit sample). The map UMAP was fitted on every row."""
+
+    clusters: FittedClusters | None
+    only_cluster: int
+    map_model: Any
+    cluster_rows: np.ndarray
+
+
+def fit_rows(n: int, config: ClusterConfig, seed: int) -> np.ndarray:
+    """The rows the clustering was fitted on (`cluster_on_sample`'s sample, or all)."""
+    return sample_indices(n, config.fit_sample if 0 < config.fit_sample < n else 0, seed)
+
+
+def _digest(vectors: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(vectors, dtype=np.float32).tobytes()).hexdigest()
+
+
+def _without_training_vectors(reducer: Any, rows: np.ndarray, embeddings: np.ndarray) -> Any:
+    """A shallow copy of a fitted UMAP without its training vectors (`_raw_data`, which are
+    `embeddings[rows]`) nor a search index over them: the run's embeddings.npy holds them."""
+    import copy
+
+    raw = getattr(reducer, "_raw_data", None)
+    if raw is None or raw.shape != (len(rows), embeddings.shape[1]):
+        return reducer
+    digest = _digest(raw)
+    if digest != _digest(embeddings[rows]):  # not the run's rows: keep them in the pickle
+        return reducer
+    light = copy.copy(reducer)
+    light._raw_data = None
+    if isinstance(getattr(light, "_knn_search_index", None), ExactCosineIndex):
+        light._knn_search_index = None  # `transformable` makes it again
+    light._rte_raw_digest = digest
+    return light
+
+
+def _with_training_vectors(reducer: Any, rows: np.ndarray, embeddings: np.ndarray) -> Any:
+    digest = getattr(reducer, "_rte_raw_digest", None)
+    if digest is None:
+        return transformable(reducer)
+    if len(rows) and rows.max() >= len(embeddings):
+        raise FittedModelsError("the saved models were fitted on rows the run does not have")
+    raw = np.ascontiguousarray(embeddings[rows], dtype=np.float32)
+    if _digest(raw) != digest:
+        raise FittedModelsError("the saved models do not match the run's embeddings")
+    reducer._raw_data = raw
+    return transformable(reducer)
+
+
+def save_fitted(path: str | Path, fitted: FittedRun, embeddings: np.ndarray) -> None:
+    """Pickle `fitted` (joblib) to `path`, the UMAPs without their training vectors."""
+    import joblib
+
+    all_rows = np.arange(len(embeddings))
+    clusters = fitted.clusters
+    if clusters is not None:
+        light = _without_training_vectors(clusters.umap_model, fitted.cluster_rows, embeddings)
+        clusters = dataclasses.replace(clusters, umap_model=light)
+    map_model = fitted.map_model
+    if map_model is not None:
+        map_model = _without_training_vectors(map_model, all_rows, embeddings)
+    state = {
+        "format": FITTED_FORMAT,
+        "n_papers": len(embeddings),
+        "fitted": dataclasses.replace(fitted, clusters=clusters, map_model=map_model),
+    }
+    joblib.dump(state, path)
+
+
+def load_fitted(path: str | Path, embeddings: np.ndarray) -> FittedRun:
+    """The models `save_fitted` wrote, with their training vectors restored from `embeddings`
+    (the run's, rows in papers order; a run made by `add` has its parent's rows first) and
+    ready to transform. Raises FittedModelsError."""
+    import joblib
+
+    path = Path(path)
+    if not path.is_file():
+        raise FittedModelsError(f"it has no saved models ({path.parent.name}/{path.name})")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = joblib.load(path)
+    except Exception as exc:  # a damaged pickle can raise nearly anything
+        raise FittedModelsError(f"its saved models cannot be read ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FITTED_FORMAT:
+        raise FittedModelsError("its saved models are of another format")
+    fitted, n_fit = state.get("fitted"), state.get("n_papers")
+    # A run made by `add` keeps its parent's models: they index the parent's rows, which come
+    # first in its embeddings.
+    if not isinstance(fitted, FittedRun) or not isinstance(n_fit, int) or n_fit > len(embeddings):
+        raise FittedModelsError("its saved models do not match its papers")
+    clusters = fitted.clusters
+    if clusters is not None:
+        reducer = _with_training_vectors(clusters.umap_model, fitted.cluster_rows, embeddings)
+        clusters = dataclasses.replace(clusters, umap_model=reducer)
+    map_model = fitted.map_model
+    if map_model is not None:
+        map_model = _with_training_vectors(map_model, np.arange(n_fit), embeddings)
+    return dataclasses.replace(fitted, clusters=clusters, map_model=map_model)
