@@ -1,7 +1,8 @@
 """`pipeline add`: reads an existing run (tables, embeddings, the models it saved) and new paper
 listings; produces a new run holding both: only the new papers are embedded, then assigned to the
-run's clusters, placed on its map and themed, and the run is published atomically like `run`'s,
-with the parent's id in its manifest. The parent run and `latest` stay as they were until then."""
+run's clusters and placed on its map (`pipeline.assign.graph_place`: no UMAP, no numba), themed,
+and the run is published atomically like `run`'s, with the parent's id in its manifest. The
+parent run and `latest` stay as they were until then."""
 
 from __future__ import annotations
 
@@ -131,7 +132,8 @@ def split_known(papers: Sequence[Paper], run_papers: pd.DataFrame) -> tuple[list
     arxiv = set(run_papers["arxiv_id"].dropna())
     dois = set(run_papers["doi"].dropna())
     titles = {
-        title_key(t): a for t, a in zip(run_papers["title"], run_papers["arxiv_id"], strict=True)
+        title_key(t): a if isinstance(a, str) else None
+        for t, a in zip(run_papers["title"], run_papers["arxiv_id"], strict=True)
     }
     new: list[Paper] = []
     for paper in papers:
@@ -141,7 +143,8 @@ def split_known(papers: Sequence[Paper], run_papers: pd.DataFrame) -> tuple[list
             or (paper.arxiv_id and paper.arxiv_id in arxiv)
             or (paper.doi and paper.doi in dois)
             or (
-                key in titles
+                bool(key)
+                and key in titles
                 and not (paper.arxiv_id and titles[key] and titles[key] != paper.arxiv_id)
             )
         )
@@ -205,7 +208,7 @@ def add_papers(
     vectors = embedded.embeddings
     with timings.step("assign"):
         placed = _assign(vectors, parent.fitted)
-        map_x, map_y = place_on_map(vectors, parent.fitted.map_model)
+        map_x, map_y = place_on_map(vectors, parent.fitted.map_model, quick=True)
     run_assignments = run.assignments
     cluster_ids = np.concatenate([run_assignments["cluster_id"].to_numpy(), placed.cluster_ids])
     embeddings = np.vstack([parent.embeddings, vectors]).astype(np.float32)
@@ -337,7 +340,7 @@ def add_papers(
 def _assign(vectors: np.ndarray, fitted: FittedRun) -> Assignment:
     """New papers in the run's clusters; all in the one cluster when the run clustered nothing."""
     if fitted.clusters is not None:
-        return assign_clusters(vectors, fitted.clusters)
+        return assign_clusters(vectors, fitted.clusters, quick=True, require_fit=True)
     n = len(vectors)
     only = np.full(n, fitted.only_cluster, dtype=np.int64)
     return Assignment(only, only.copy(), np.ones(n))
