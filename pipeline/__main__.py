@@ -347,7 +347,8 @@ def register_bench(sub) -> None:
         help="time each stage next to BERTopic's defaults; compare embedding settings",
         description="Time each pipeline stage, cold and warm, next to BERTopic's "
         "defaults on the same embeddings (bench/bench_pipeline.py); with --embed-settings, "
-        "compare embedding settings' speed and quality instead (bench/bench_embed.py).",
+        "compare embedding settings' speed and quality instead (bench/bench_embed.py); with "
+        "--add, time adding papers to a run against a full re-run (bench/bench_add.py).",
     )
     p.add_argument(
         "--corpus",
@@ -369,6 +370,13 @@ def register_bench(sub) -> None:
     )
     p.add_argument("--cache-root", metavar="DIR", help="with --embed-settings: caches per setting")
     p.add_argument("--no-themes", action="store_true", help="with --embed-settings: no theme F1")
+    p.add_argument(
+        "--add",
+        action="store_true",
+        help="time `add` of held-out papers against a full warm re-run (bench/bench_add.py; "
+        "default corpus hf, cache data/cache)",
+    )
+    p.add_argument("--hold-out", type=int, metavar="N", help="with --add: papers held out (200)")
     p.set_defaults(func=_run_bench)
 
 
@@ -377,7 +385,13 @@ def _run_bench(args) -> int:
     from pathlib import Path
 
     bench = Path(__file__).resolve().parents[1] / "bench"
-    if args.embed_settings:
+    if args.add:
+        script = bench / "bench_add.py"
+        bench_args = ["--corpus", args.corpus[0]] if args.corpus else []
+        bench_args += ["--hold-out", str(args.hold_out)] if args.hold_out else []
+        bench_args += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+        bench_args += ["--config", args.config] if args.config else []
+    elif args.embed_settings:
         script = bench / "bench_embed.py"
         bench_args = ["--settings", args.embed_settings]
         bench_args += ["--cache-root", args.cache_root] if args.cache_root else []
