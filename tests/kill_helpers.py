@@ -30,7 +30,7 @@ contract.pq.write_table = stalled_write
 """
 
 
-def kill_when_marked(script: str, marker: Path, what: str, timeout_s: float = 300) -> None:
+def kill_when_marked(script: str, marker: Path, what: str, timeout_s: float = 900) -> None:
     """Run `script` (python -c) and SIGKILL it as soon as `marker` exists; the test fails when the
     script ends first or never creates the marker within `timeout_s` (a hang, not a timing)."""
     proc = subprocess.Popen(
