@@ -84,7 +84,7 @@ def graph_place(reducer: Any, points: np.ndarray) -> np.ndarray:
     weights = _memberships(distances, k)
     weights /= weights.sum(axis=1, keepdims=True)
     coords = np.einsum("nk,nkd->nd", weights, embedding[indices])
-    same = distances[:, 0] <= 1e-7
+    same = distances[:, 0] <= 1e-6  # float32 cosine of a point with itself
     coords[same] = embedding[indices[same, 0]]
     return coords.astype(np.float32)
 
