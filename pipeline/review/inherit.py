@@ -60,8 +60,9 @@ def inherit_review(
         return InheritReport(
             parent.run_id, child.run_id, skipped="it already has review decisions; nothing changed"
         )
-    decisions = [d for d in effective_decisions(store.decisions(parent.run_id))]
-    decisions = [d for d in decisions if d.action != "theme_answer"]
+    decisions = [
+        d for d in effective_decisions(store.decisions(parent.run_id)) if d.action != "theme_answer"
+    ]
     if not decisions:
         return InheritReport(parent.run_id, child.run_id, skipped="the parent has no review")
     child_keys = _run_cluster_keys(child)
