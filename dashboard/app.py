@@ -58,5 +58,6 @@ else:
     page = st.navigation([*pages, alias])
     link_slot = st.sidebar.empty()
     frame.review_notice(ctx)
+    frame.rerun_notice(ctx)
     page.run()
     frame.link_to_view(link_slot, page.url_path, state.publish(), tuple(p[3] for p in PAGES))

@@ -285,6 +285,27 @@ def review_notice(ctx: ViewContext) -> None:
         )
 
 
+def rerun_advice(manifest: contract.Manifest) -> str | None:
+    """One line of Markdown when the run was made by `pipeline add` and too many added papers
+    fit no cluster (the manifest's `addition.is_rerun_recommended`); None otherwise."""
+    added = manifest.addition
+    if added is None or not added.is_rerun_recommended:
+        return None
+    return (
+        f"{added.n_unassigned} of the {added.n_added} papers added to run "
+        f"{escape_markdown(manifest.parent_run_id or '?')} ({added.unassigned_share:.0%}, more "
+        f"than {added.rerun_share:.0%}) fit no cluster: a full re-run "
+        "(`python -m pipeline run`) would describe the corpus better."
+    )
+
+
+def rerun_notice(ctx: ViewContext) -> None:
+    """A one-line banner above every page when `rerun_advice` has something to say."""
+    advice = rerun_advice(ctx.manifest)
+    if advice:
+        st.info(advice, icon=":material/autorenew:")
+
+
 def link_to_view(
     placeholder, page_path: str, query: dict, page_paths: tuple[str, ...] = ()
 ) -> None:

@@ -1,6 +1,6 @@
 """Command line for the pipeline: parse arguments, call a stage, print; no logic lives here.
 
-Subcommands: ingest, run, runs, bench. A user error prints one line and exits 2; it never shows
+Subcommands: ingest, run, add, runs, bench. A user error prints one line and exits 2; it never shows
 a traceback.
 """
 
@@ -196,6 +196,89 @@ def _run_run(args) -> int:
     return 0
 
 
+def register_add(sub) -> None:
+    p = sub.add_parser(
+        "add",
+        help="add new papers to an existing run as a new run (no re-clustering)",
+        description="Add the papers of INPUT to a run (default: the latest) as a new run: only "
+        "the new papers are embedded, assigned to the run's clusters with its saved models, "
+        "placed on its map and themed; every review decision is kept (see README, add).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (recursive)")
+    p.add_argument("--to", metavar="RUN", help="run id to add to (default: the latest)")
+    p.add_argument("--config", metavar="FILE", help="TOML config ([ingest], [embed], [add])")
+    p.add_argument("--out", default="data/runs", metavar="DIR", help="runs folder")
+    p.add_argument(
+        "--embedder",
+        metavar="MODULE:FACTORY",
+        help="embed with this Python factory (it must be the run's embedding model)",
+    )
+    p.set_defaults(func=_run_add)
+
+
+def _run_add(args) -> int:
+    from pipeline.add import AddError, NothingToAdd, add_papers
+    from pipeline.config import ConfigError, load_config
+    from pipeline.embed import embedder_from_spec
+    from pipeline.ingest import IngestError
+    from pipeline.review import (
+        ReviewError,
+        ReviewStore,
+        default_store_path,
+        inherit_review_runs,
+        theme_answers,
+    )
+
+    answers, store_path = (), default_store_path(args.out)
+    try:
+        if store_path.is_file():
+            answers = theme_answers(ReviewStore.open(store_path)).labels
+    except ReviewError as exc:
+        print(f"theme answers not used: {exc}")
+    try:
+        embedder = embedder_from_spec(args.embedder) if args.embedder else None
+        summary = add_papers(
+            args.inputs,
+            args.out,
+            load_config(args.config),
+            to=args.to,
+            embedder=embedder,
+            answers=answers,
+        )
+    except NothingToAdd as exc:
+        print(exc)
+        return 0
+    except (ValueError, ConfigError, AddError, IngestError) as exc:
+        raise UserError(str(exc)) from None
+    print(format_add_summary(summary))
+    print(inherit_review_runs(args.out, summary.parent_run_id, summary.run_id).to_text())
+    return 0
+
+
+def format_add_summary(summary) -> str:
+    """The summary printed after `add`: papers added and already there, unassigned share (with
+    the re-run advice when it passes the threshold), stage times."""
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.timings_s.items() if "." not in k)
+    advice = (
+        f" > {summary.rerun_share:.0%}: the clusters no longer fit the new papers; "
+        "a full re-run (`python -m pipeline run`) is recommended"
+        if summary.is_rerun_recommended
+        else ""
+    )
+    return "\n".join(
+        [
+            f"run {summary.run_id} written to {summary.path} (added to {summary.parent_run_id})",
+            f"  papers      {summary.n_papers}: {summary.n_added} added, "
+            f"{summary.n_already_in_run} already in the run ({summary.n_rejected} rejected, "
+            f"{summary.n_warnings} warnings; embedded {summary.embed_computed}, from cache "
+            f"{summary.embed_cached})",
+            f"  unassigned  {summary.n_unassigned_added} of the added papers "
+            f"({summary.unassigned_share:.1%}){advice}",
+            f"  time (s)    {stages}; total {sum(summary.timings_s.values()):.1f}",
+        ]
+    )
+
+
 def register_runs(sub) -> None:
     p = sub.add_parser(
         "runs",
@@ -264,7 +347,8 @@ def register_bench(sub) -> None:
         help="time each stage next to BERTopic's defaults; compare embedding settings",
         description="Time each pipeline stage, cold and warm, next to BERTopic's "
         "defaults on the same embeddings (bench/bench_pipeline.py); with --embed-settings, "
-        "compare embedding settings' speed and quality instead (bench/bench_embed.py).",
+        "compare embedding settings' speed and quality instead (bench/bench_embed.py); with "
+        "--add, time adding papers to a run against a full re-run (bench/bench_add.py).",
     )
     p.add_argument(
         "--corpus",
@@ -286,6 +370,13 @@ def register_bench(sub) -> None:
     )
     p.add_argument("--cache-root", metavar="DIR", help="with --embed-settings: caches per setting")
     p.add_argument("--no-themes", action="store_true", help="with --embed-settings: no theme F1")
+    p.add_argument(
+        "--add",
+        action="store_true",
+        help="time `add` of held-out papers against a full warm re-run (bench/bench_add.py; "
+        "default corpus hf, cache data/cache)",
+    )
+    p.add_argument("--hold-out", type=int, metavar="N", help="with --add: papers held out (200)")
     p.set_defaults(func=_run_bench)
 
 
@@ -294,7 +385,13 @@ def _run_bench(args) -> int:
     from pathlib import Path
 
     bench = Path(__file__).resolve().parents[1] / "bench"
-    if args.embed_settings:
+    if args.add:
+        script = bench / "bench_add.py"
+        bench_args = ["--corpus", args.corpus[0]] if args.corpus else []
+        bench_args += ["--hold-out", str(args.hold_out)] if args.hold_out else []
+        bench_args += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+        bench_args += ["--config", args.config] if args.config else []
+    elif args.embed_settings:
         script = bench / "bench_embed.py"
         bench_args = ["--settings", args.embed_settings]
         bench_args += ["--cache-root", args.cache_root] if args.cache_root else []
@@ -312,7 +409,7 @@ def _run_bench(args) -> int:
     return runpy.run_path(str(script))["main"](bench_args)
 
 
-SUBCOMMANDS += [register_run, register_runs, register_bench]
+SUBCOMMANDS += [register_run, register_add, register_runs, register_bench]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -158,6 +158,15 @@ class ThemeConfig:
 
 
 @dataclass(frozen=True)
+class AddConfig:
+    """`python -m pipeline add`: new papers joining an existing run's clusters."""
+
+    # When more than this share of the added papers fits no cluster, the summary and the
+    # dashboard recommend a full re-run (the clusters no longer describe the corpus).
+    rerun_share: float = 0.05
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """All pipeline settings, one section per stage (`[ingest]`, ... in the TOML file)."""
 
@@ -166,6 +175,7 @@ class PipelineConfig:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     themes: ThemeConfig = field(default_factory=ThemeConfig)
+    add: AddConfig = field(default_factory=AddConfig)
     # Seed of every stochastic stage (UMAP, representation sampling); `--seed` overrides it.
     seed: int = 42
 
@@ -232,6 +242,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "themes.label_strength": _between(0, 100),
     "themes.secondary_margin": _at_least(0),
     "themes.n_generated": _between(0, 50),
+    "add.rerun_share": _between(0, 1),
 }
 
 

@@ -26,6 +26,9 @@ MANIFEST = "manifest.json"
 LATEST = "latest"  # a text file in the runs folder holding the newest complete run id
 EMBEDDINGS = "embeddings.npy"  # float32, shape (n_papers, dim), rows in papers.parquet order
 MODEL_DIR = "model"  # BERTopic.save(..., serialization="safetensors")
+# Inside MODEL_DIR: the fitted 5-d UMAP + HDBSCAN and the map UMAP that `pipeline add` reuses
+# (a joblib pickle, without the training vectors, which are rows of EMBEDDINGS).
+FITTED_MODELS = "fitted.joblib"
 # float32, shape (n_papers, n_themes + 1): prior theme logits (from the themes file alone), columns
 # in themes.parquet order ("other" last); with labels they give the papers' theme probabilities.
 THEME_PRIOR = "theme_prior.npy"
@@ -202,6 +205,18 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class Addition:
+    """What `pipeline add` added to its parent run (the manifest's `addition`)."""
+
+    n_added: int = _doc("new papers added to the parent's")
+    n_already_in_run: int = _doc("input papers already in the parent run (kept as they were)")
+    n_unassigned: int = _doc("added papers that fit no cluster")
+    unassigned_share: float = _doc("n_unassigned / n_added")
+    rerun_share: float = _doc("the config's add.rerun_share when the run was added")
+    is_rerun_recommended: bool = _doc("unassigned_share passed rerun_share: run the full pipeline")
+
+
+@dataclass(frozen=True)
 class Manifest:
     """`manifest.json`, written last: its presence marks a complete run."""
 
@@ -220,6 +235,14 @@ class Manifest:
     embedding_cache: dict[str, int] = _doc("n_cached and n_embedded papers")
     theme_labels: dict[str, int] = _doc("labelled papers the theme stage used, per source")
     warnings: tuple[str, ...] = _doc("warnings of the clustering and theme stages")
+    parent_run_id: str | None = _doc(
+        "the run `pipeline add` extended, or null for a full run", default=None
+    )
+    addition: Addition | None = _doc(
+        "for `pipeline add`: n_added, n_already_in_run, n_unassigned, unassigned_share, "
+        "rerun_share, is_rerun_recommended; null for a full run",
+        default=None,
+    )
     schema_version: int = _doc(
         "integer; readers refuse a run written by another schema", default=SCHEMA_VERSION
     )
@@ -240,7 +263,8 @@ class Manifest:
                 f"{SCHEMA_VERSION}. Rebuild it with `python -m pipeline run`."
             )
         names = {f.name for f in fields(cls)}
-        missing = sorted(names - set(data) - {"schema_version"})
+        optional = {"schema_version", *OPTIONAL_MANIFEST_FIELDS}  # runs from before them
+        missing = sorted(names - set(data) - optional)
         unknown = sorted(set(data) - names)
         if missing or unknown:
             raise ContractError(f"run {where}: manifest lacks {missing}, has unknown {unknown}")
@@ -251,6 +275,8 @@ class Manifest:
             if data["themes_file"] is not None:
                 values["themes_file"] = InputFile(**data["themes_file"])
             values["warnings"] = tuple(str(w) for w in data["warnings"])
+            if data.get("addition") is not None:
+                values["addition"] = Addition(**data["addition"])
             manifest = cls(**values)
         except (TypeError, KeyError) as exc:
             raise ContractError(
@@ -275,6 +301,10 @@ class Manifest:
             "theme_labels": dict,
         }
         wrong = [k for k, t in expect.items() if not isinstance(getattr(self, k), t)]
+        if self.parent_run_id is not None and not isinstance(self.parent_run_id, str):
+            wrong.append("parent_run_id")
+        if self.addition is not None and not isinstance(self.addition.is_rerun_recommended, bool):
+            wrong.append("addition.is_rerun_recommended")
         wrong += [
             f"counts.{f.name}"
             for f in fields(Counts)
@@ -282,6 +312,10 @@ class Manifest:
         ]
         if wrong:
             raise ContractError(f"run {where}: manifest has wrong types for {wrong}")
+
+
+# Manifest fields added without a schema change: a run written before them reads as a full run.
+OPTIONAL_MANIFEST_FIELDS = ("parent_run_id", "addition")
 
 
 @dataclass(frozen=True)

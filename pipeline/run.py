@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import contract, derive
-from pipeline.assign import cluster_on_sample
+from pipeline.assign import FittedRun, cluster_on_sample, fit_rows, fitted_clusters, save_fitted
 from pipeline.cluster import cluster_papers, quiet_bertopic
 from pipeline.config import PipelineConfig, config_to_dict
 from pipeline.contract import UNASSIGNED
@@ -399,8 +399,21 @@ def build_run(
                 },
                 warnings=(*clusters.warnings, *theme_result.warnings),
             )
+            fitted = FittedRun(
+                clusters=fitted_clusters(clusters, embeddings, config.cluster),
+                only_cluster=int(clusters.cluster_ids[0]),
+                map_model=layout.model,
+                cluster_rows=fit_rows(len(papers), config.cluster, seed),
+            )
             path = _publish(
-                runs_dir, tables, embeddings, theme_result.prior, manifest, clusters.model, embedder
+                runs_dir,
+                tables,
+                embeddings,
+                theme_result.prior,
+                manifest,
+                clusters.model,
+                embedder,
+                fitted,
             )
     finally:
         stages.close()
@@ -459,8 +472,11 @@ def _cached_encoder(embedder: Embedder, cache_dir: str | None, batch_size: int):
     return encode
 
 
-def _publish(runs_dir, tables, embeddings, theme_prior, manifest, model, embedder) -> Path:
-    """Write the run folder (tables, embeddings, BERTopic model, manifest last)."""
+def _publish(
+    runs_dir, tables, embeddings, theme_prior, manifest, model, embedder, fitted: FittedRun
+) -> Path:
+    """Write the run folder (tables, embeddings, BERTopic model and the fitted models `add`
+    reuses, manifest last)."""
     model_path = getattr(embedder, "model_path", None)
 
     def write_model(folder: Path) -> None:
@@ -471,6 +487,7 @@ def _publish(runs_dir, tables, embeddings, theme_prior, manifest, model, embedde
                 save_ctfidf=True,
                 save_embedding_model=str(model_path) if model_path else False,
             )
+        save_fitted(folder / contract.FITTED_MODELS, fitted, embeddings)
 
     try:
         return contract.write_run(

@@ -6,7 +6,8 @@ One module per job: `errors`, `vocabulary` (actions, statuses, `Decision`, schem
 the log frame), `store` (the SQLite log), `replay` (run + log -> reviewed tables), `state`
 (`ReviewState`, `load_state`), `actions` (rename, theme, status, note, merge, move, theme
 answers, undo), `answers` (theme answers of every run, by paper id),
-`split` (KMeans preview, accept) and `carry_over`.
+`split` (KMeans preview, accept), `carry_over` (to a re-run, by paper overlap) and `inherit`
+(to a run made by `pipeline add`, decision for decision).
 The package imports only the standard library, numpy, pandas, scikit-learn, `pipeline.contract`,
 `pipeline.derive`, `pipeline.config` and `pipeline.themes` (numpy only), so the dashboard can use
 it without torch, UMAP or BERTopic.
@@ -40,6 +41,7 @@ from pipeline.review.errors import (
     StoreUnreadable,
     UnknownRun,
 )
+from pipeline.review.inherit import InheritReport, inherit_review, inherit_review_runs
 from pipeline.review.replay import (
     REVIEW_COLUMNS,
     ReplayResult,
@@ -81,6 +83,7 @@ __all__ = [
     "UNCLEAR_OVERLAP",
     "CarryOverReport",
     "ClusterMatch",
+    "InheritReport",
     "Decision",
     "InvalidDecision",
     "NewDecision",
@@ -103,6 +106,8 @@ __all__ = [
     "default_store_path",
     "describe",
     "effective_decisions",
+    "inherit_review",
+    "inherit_review_runs",
     "load_state",
     "log_frame",
     "merge",

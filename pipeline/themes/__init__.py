@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.contract import OTHER
+from pipeline.contract import OTHER, UNASSIGNED
 from pipeline.themes.definitions import (
     Theme,
     ThemesFileError,
@@ -24,7 +24,7 @@ from pipeline.themes.definitions import (
     resolve_examples,
     slugify,
 )
-from pipeline.themes.evidence import prior_logits, theme_evidence, unit
+from pipeline.themes.evidence import prior_logits, theme_evidence, theme_similarity, unit
 from pipeline.themes.generated import auto_n_generated, generated_themes
 from pipeline.themes.model import (
     LABEL_SOURCES,
@@ -41,6 +41,7 @@ __all__ = [
     "ThemeResult",
     "ThemesFileError",
     "assign_themes",
+    "extend_prior",
     "load_themes",
     "parse_themes",
     "slugify",
@@ -136,3 +137,47 @@ def generated_prior(theme_ids: np.ndarray, themes: list[str], min_score: float) 
     for j, theme in enumerate(themes):
         prior[theme_ids == theme, j] = min_score + GENERATED_MARGIN
     return prior
+
+
+def extend_prior(
+    prior: np.ndarray,
+    embeddings: np.ndarray,
+    cluster_ids: np.ndarray,
+    new_embeddings: np.ndarray,
+    new_titles: Sequence[str],
+    new_abstracts: Sequence[str],
+    new_cluster_ids: np.ndarray,
+    themes: Sequence[Theme],
+    is_generated: bool,
+    encode: Callable[[list[str]], np.ndarray],
+    config,
+) -> np.ndarray:
+    """Prior logits (n_new, n_themes + 1) of papers added to a run, on the run's own scale: the
+    run's `prior` (n, n_themes + 1, "other" last), `embeddings` and `cluster_ids` (aligned).
+
+    Named themes: the evidence of the new papers, z-scored against the run's papers' similarity
+    (their prior rows stay as they were). Generated themes (whole clusters): a new paper takes
+    the theme most of its cluster's papers have; one in no cluster, or in a cluster of no run
+    paper, the theme whose papers' centroid is most similar. `config` is a `ThemeConfig`."""
+    new_vectors = unit(new_embeddings)
+    if not is_generated:
+        evidence = theme_evidence(new_vectors, new_titles, new_abstracts, themes, encode)
+        reference = theme_similarity(unit(embeddings), themes, encode)
+        return prior_logits(evidence, config, reference_similarity=reference)
+    theme_ids = [t.theme_id for t in themes]
+    own = np.asarray(prior)[:, : len(theme_ids)].argmax(axis=1)
+    vectors = unit(embeddings)
+    centroids = unit(
+        np.stack([vectors[own == j].sum(axis=0) for j in range(len(theme_ids))])
+        if theme_ids
+        else np.zeros((0, vectors.shape[1]), np.float32)
+    )
+    chosen = np.empty(len(new_vectors), dtype=np.int64)
+    for i, cluster in enumerate(np.asarray(new_cluster_ids)):
+        members = own[np.asarray(cluster_ids) == cluster] if cluster != UNASSIGNED else own[:0]
+        if len(members):
+            chosen[i] = np.bincount(members, minlength=len(theme_ids)).argmax()
+        else:
+            chosen[i] = int((centroids @ new_vectors[i]).argmax()) if len(theme_ids) else 0
+    ids = np.array([theme_ids[j] for j in chosen] if theme_ids else [OTHER] * len(chosen))
+    return generated_prior(ids, theme_ids, config.min_score)

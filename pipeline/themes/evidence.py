@@ -93,18 +93,21 @@ def term_counts(texts: Sequence[str], themes: Sequence[Theme]) -> np.ndarray:
     return out
 
 
-def standardise(scores: np.ndarray) -> np.ndarray:
+def standardise(scores: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """Per theme (column): subtract the corpus mean, divide by the standard deviation.
 
     A theme's raw similarity mostly reflects the corpus' shared vocabulary (every paper of a
     pretraining listing is somewhat similar to "pretraining data"); its z-score says how much
-    more a paper matches it than the corpus does. Constant columns become 0.
+    more a paper matches it than the corpus does. Constant columns become 0. `reference`: the
+    scores of the corpus whose mean and deviation apply (default: `scores` themselves), so papers
+    added to a run are scored on the run's scale.
     """
-    if len(scores) < 2:
+    reference = scores if reference is None else reference
+    if len(reference) < 2:
         return np.zeros_like(scores)
-    std = scores.std(axis=0)
+    std = reference.std(axis=0)
     safe = np.where(std > 1e-9, std, 1)
-    return np.where(std > 1e-9, (scores - scores.mean(axis=0)) / safe, 0.0)
+    return np.where(std > 1e-9, (scores - reference.mean(axis=0)) / safe, 0.0)
 
 
 @dataclass(frozen=True)
@@ -132,13 +135,16 @@ def theme_evidence(
     )
 
 
-def prior_logits(evidence: Evidence, config) -> np.ndarray:
+def prior_logits(
+    evidence: Evidence, config, reference_similarity: np.ndarray | None = None
+) -> np.ndarray:
     """Logits (n_papers, n_themes + 1), "other" last, from `evidence` and a `ThemeConfig`:
     similarity_weight * z(similarity) + title_weight * [a term in the title]
     + abstract_weight * log(1 + term occurrences in the abstract), with CLOSED_PENALTY for a
-    theme with no evidence of its own; the "other" logit is `min_score`."""
+    theme with no evidence of its own; the "other" logit is `min_score`. The z-score is over
+    `reference_similarity` (a run's papers) when given, else over these papers."""
     scores = (
-        config.similarity_weight * standardise(evidence.similarity)
+        config.similarity_weight * standardise(evidence.similarity, reference_similarity)
         + config.title_weight * (evidence.title_hits > 0)
         + config.abstract_weight * np.log1p(evidence.abstract_hits)
     )

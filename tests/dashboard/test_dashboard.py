@@ -96,6 +96,33 @@ def test_incompatible_run_explains_schema(tmp_path, monkeypatch):
     assert any("schema version" in t.value for t in at.text)
 
 
+@pytest.mark.parametrize("recommended", [True, False])
+def test_added_run_shows_rerun_advice_only_when_recommended(tmp_path, monkeypatch, recommended):
+    """A run made by `pipeline add` whose added papers mostly fit no cluster shows a one-line
+    notice recommending a full re-run; one where they fit shows none."""
+    run_id = make_run(tmp_path, 60, seed=0, n_clusters=5, run_id="r2")
+    path = tmp_path / run_id / contract.MANIFEST
+    manifest = json.loads(path.read_text())
+    share = 0.25 if recommended else 0.0
+    manifest["parent_run_id"] = "r1"
+    manifest["addition"] = {
+        "n_added": 20,
+        "n_already_in_run": 0,
+        "n_unassigned": int(20 * share),
+        "unassigned_share": share,
+        "rerun_share": 0.05,
+        "is_rerun_recommended": recommended,
+    }
+    path.write_text(json.dumps(manifest))
+    monkeypatch.setenv("RTE_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    notices = [i.value for i in at.info if "full re-run" in i.value]
+    assert len(notices) == (1 if recommended else 0)
+    if recommended:
+        assert "5 of the 20 papers added to run r1" in notices[0]
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(app, page):
     """Each page renders against a run without an exception and shows its title."""

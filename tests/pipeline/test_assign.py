@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+import joblib
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -15,10 +16,15 @@ from sklearn.neighbors import NearestNeighbors
 from pipeline import assign
 from pipeline.assign import (
     ExactCosineIndex,
+    FittedModelsError,
+    FittedRun,
     assign_clusters,
     cluster_on_sample,
     fitted_clusters,
+    graph_place,
+    load_fitted,
     place_on_map,
+    save_fitted,
     transformable,
 )
 from pipeline.cluster import cluster_papers
@@ -108,6 +114,61 @@ def test_new_papers_land_beside_their_topic_on_the_map(fitted):
         fitted["topics"][i] == t for i, t in zip(nearest[:, 0], fitted["new_topics"], strict=True)
     ]
     assert np.mean(same) >= 0.9
+
+
+def test_quick_placement_agrees_with_the_umap_transform(fitted):
+    """`graph_place` (UMAP transform's first step, no numba) puts new papers in the clusters the
+    full transform puts them in, and a training paper on its own fitted coordinates."""
+    quick = assign_clusters(fitted["new_vectors"], fitted["models"], quick=True)
+    full = assign_clusters(fitted["new_vectors"], fitted["models"])
+    assert adjusted_rand_score(full.cluster_ids, quick.cluster_ids) >= 0.9
+    reducer = fitted["layout"].model
+    coords = graph_place(reducer, fitted["vectors"][:5])
+    assert np.allclose(coords, reducer.embedding_[:5], atol=1e-5)
+
+
+def test_require_fit_leaves_papers_of_an_unseen_topic_unassigned():
+    """With `require_fit`, papers of a topic the fit never saw, which placement puts among the
+    fitted papers anyway, stay unassigned; papers of fitted topics keep their clusters."""
+    embedder = FakeEmbedder()
+    topics = ["data", "continual", "rl", "robot"]
+    papers, _ = planted_corpus(n_per_topic=40, seed=0, topics=topics)
+    vectors = embedder.encode([paper_text(p) for p in papers])
+    config = ClusterConfig()
+    result = cluster_papers(
+        [paper_text(p) for p in papers], vectors, config, 42, BertopicEmbedder(embedder, None)
+    )
+    models = fitted_clusters(result, vectors, config)
+    unseen, _ = planted_corpus(n_per_topic=15, seed=3, topics=["vision"])
+    seen, _ = planted_corpus(n_per_topic=5, seed=3, topics=topics)
+    strict = assign_clusters(
+        embedder.encode([paper_text(p) for p in unseen + seen]),
+        models,
+        quick=True,
+        require_fit=True,
+    )
+    assert (strict.cluster_ids[:15] == UNASSIGNED).mean() >= 0.9
+    assert (strict.cluster_ids[15:] != UNASSIGNED).mean() >= 0.9
+
+
+def test_saved_models_round_trip_and_refuse_other_embeddings(fitted, tmp_path):
+    """Saved without their training vectors, the models load back from the run's embeddings and
+    assign as before; embeddings that changed are refused."""
+    run = FittedRun(fitted["models"], 0, fitted["layout"].model, np.arange(len(fitted["vectors"])))
+    path = tmp_path / "fitted.joblib"
+    save_fitted(path, run, fitted["vectors"])
+    loaded = load_fitted(path, fitted["vectors"])
+    new = fitted["new_vectors"]
+    before = assign_clusters(new, fitted["models"], quick=True)
+    after = assign_clusters(new, loaded.clusters, quick=True)
+    assert np.array_equal(before.cluster_ids, after.cluster_ids)
+    assert np.allclose(
+        place_on_map(new, fitted["layout"].model, quick=True), place_on_map(new, loaded.map_model)
+    )
+    saved = joblib.load(path)["fitted"]  # the training vectors are not in the file
+    assert saved.map_model.raw is None and saved.clusters.umap_model.raw is None
+    with pytest.raises(FittedModelsError, match="do not match"):
+        load_fitted(path, fitted["vectors"][::-1].copy())
 
 
 def test_exact_index_answers_like_brute_force():

@@ -3,14 +3,9 @@ import boundary."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
-
-import pytest
 
 from pipeline import contract
 from pipeline.__main__ import main
@@ -18,6 +13,7 @@ from pipeline.config import EmbedConfig, PipelineConfig
 from pipeline.run import build_run
 from tests.conftest import ROOT
 from tests.fake_embedder import FakeEmbedder, planted_corpus
+from tests.kill_helpers import STALL_WHILE_WRITING, kill_when_marked
 
 
 def _one_line_error(capsys) -> str:
@@ -112,24 +108,17 @@ def test_dashboard_modules_import_without_heavy_packages():
     assert out.stdout.strip() == ""
 
 
-KILL_SCRIPT = """
-import sys, time
-sys.path.insert(0, {root!r})
-from pipeline import contract
+KILL_SCRIPT = (
+    STALL_WHILE_WRITING
+    + """
 from pipeline.config import EmbedConfig, PipelineConfig
 from pipeline.run import build_run
 from tests.fake_embedder import FakeEmbedder, planted_corpus
-
-write_table = contract.pq.write_table
-def stalled_write(*args, **kwargs):
-    write_table(*args, **kwargs)
-    open({marker!r}, "w").close()  # some tables are written: kill me now
-    time.sleep(120)
-contract.pq.write_table = stalled_write
 papers, _ = planted_corpus(n_per_topic=6, seed=4)
 config = PipelineConfig(embed=EmbedConfig(cache_dir={cache!r}))
 build_run(papers, [], config, {runs!r}, embedder=FakeEmbedder())
 """
+)
 
 
 def test_killed_run_leaves_earlier_runs_and_latest_intact(tmp_path):
@@ -142,29 +131,7 @@ def test_killed_run_leaves_earlier_runs_and_latest_intact(tmp_path):
     script = KILL_SCRIPT.format(
         root=str(ROOT), marker=str(marker), cache=str(tmp_path / "cache"), runs=str(runs)
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**os.environ},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while not marker.exists():
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"run ended before it was killed: {proc.stderr.read().decode()[-2000:]}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail("run never reached the write stage")
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_when_marked(script, marker, "run")
     assert any(p.name.startswith(".tmp-") for p in runs.iterdir())  # it really died mid-write
     assert contract.latest_run_id(runs) == before.run_id
     assert [e.run_id for e in contract.list_runs(runs)] == [before.run_id]

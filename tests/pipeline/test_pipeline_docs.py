@@ -53,7 +53,7 @@ def test_readme_table_rows_match_the_contract():
 def test_readme_manifest_rows_match_the_contract():
     """Every manifest field (and its nested records) has a README row with the field's doc."""
     section = _section("pipeline")
-    for record in (contract.Manifest, contract.InputFile, contract.Counts):
+    for record in (contract.Manifest, contract.InputFile, contract.Counts, contract.Addition):
         for f in dataclasses.fields(record):
             row = f"| `{f.name}` | {html.escape(f.metadata['doc'], quote=False)} |"
             assert row in section, f"{record.__name__}: README lacks the row\n{row}"
