@@ -247,7 +247,10 @@ def _model_spec(model_id: str, configured: str | None) -> str | None:
     searched by words)."""
     from pipeline.embed import BUNDLED_MODEL_ID  # the embedder module only when searching
 
-    return configured or (BUNDLED if model_id == BUNDLED_MODEL_ID else None)
+    # A query is short: the bundled model embeds it alike whatever window the run's papers had
+    # ("...@128tok").
+    bundled = model_id.split("@")[0] == BUNDLED_MODEL_ID
+    return configured or (BUNDLED if bundled else None)
 
 
 def _load_query_model(spec: str):

@@ -207,3 +207,15 @@ def test_a_run_without_a_loadable_model_is_searched_by_words(tmp_path, monkeypat
     monkeypatch.setenv(data_access.EMBEDDER_ENV, FAKE)
     at = _open(q="study")
     assert any("not this run" in c.value for c in at.sidebar.caption)
+
+
+def test_runs_of_the_bundled_model_at_any_window_are_searched_by_meaning():
+    """A run embedded with MiniLM cut at 128 tokens is searched with the bundled model too; a run
+    of an unknown local model is searched by words; $RTE_EMBEDDER wins."""
+    from dashboard.data_access import BUNDLED, _model_spec
+    from pipeline.embed import BUNDLED_MODEL_ID
+
+    assert _model_spec(BUNDLED_MODEL_ID, None) == BUNDLED
+    assert _model_spec(f"{BUNDLED_MODEL_ID}@128tok", None) == BUNDLED
+    assert _model_spec("local:my-model", None) is None
+    assert _model_spec("local:my-model", "tests.fake_embedder:FakeEmbedder").startswith("tests.")
