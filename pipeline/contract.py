@@ -2,7 +2,9 @@
 schemas, `SCHEMA_VERSION`, the manifest, and validated atomic write / validated read.
 
 This module imports only the standard library, numpy, pandas and pyarrow, so the dashboard can
-use it without pulling in torch, UMAP or BERTopic.
+use it without pulling in torch, UMAP or BERTopic. It is over 500 lines on purpose: the whole
+on-disk contract (columns, manifest, write, read) reads in one file, and the README's contract
+tables are checked against it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ import pytest
 from pipeline.__main__ import main
 from pipeline.config import EmbedConfig, PipelineConfig
 from pipeline.embed import embedder_from_spec
-from pipeline.run import STAGES, ProgressFile, RunSummary, run_pipeline
+from pipeline.progress import STAGES, ProgressFile
+from pipeline.run import RunSummary, run_pipeline
 from tests.fake_embedder import FakeEmbedder
 
 
