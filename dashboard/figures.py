@@ -14,10 +14,14 @@ import plotly.graph_objects as go
 
 from dashboard.layers import MapLayers, PointLayer
 from dashboard.palette import MUTED
+from dashboard.transforms import FEW_PAPERS
 
 SPARSE_FILL = "rgba(120,120,120,0.13)"
 PARTIAL_FILL = "rgba(255,165,0,0.12)"  # a period the data stops inside (incomplete)
 PARTIAL_NOTE = "partial period"
+LABEL_BOX = "rgba(255,255,255,0.7)"  # a map label's box
+LABEL_BOX_FILTERED = "rgba(255,255,255,0)"  # ... with filters on: none, the matches show
+LABEL_INK_FILTERED = "rgba(17,17,17,0.6)"
 
 
 def _points(layer: PointLayer) -> go.Scattergl:
@@ -67,15 +71,20 @@ def map_figure(layers: MapLayers, *, height: int = 640) -> go.Figure:
                 hoverinfo="skip",
             )
         )
-    # Annotations, not a text trace: WebGL points would be drawn over an SVG text trace.
+    # Annotations, not a text trace: WebGL points would be drawn over an SVG text trace. The
+    # annotations are drawn above the points, so with filters on they lose their box and fade
+    # (the matches under a label stay visible).
+    box, ink = (
+        (LABEL_BOX_FILTERED, LABEL_INK_FILTERED) if layers.is_filtered else (LABEL_BOX, "#111")
+    )
     for rec in layers.labels.itertuples(index=False):
         fig.add_annotation(
             x=float(rec.map_x),
             y=float(rec.map_y),
             text=rec.text,
             showarrow=False,
-            font={"size": 12, "color": "#111"},
-            bgcolor="rgba(255,255,255,0.7)",
+            font={"size": 12, "color": ink},
+            bgcolor=box,
             borderpad=1,
             name="cluster label",
         )
@@ -84,7 +93,9 @@ def map_figure(layers: MapLayers, *, height: int = 640) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"visible": False},
         yaxis={"visible": False, "scaleanchor": "x"},
-        dragmode="lasso",
+        # not lasso: a click selects a point (opens its paper) only outside box/lasso mode;
+        # the toolbar offers box and lasso
+        dragmode="zoom",
         legend={"orientation": "h", "y": 1.02, "x": 0, "itemsizing": "constant"},
         plot_bgcolor="white",
     )
@@ -261,10 +272,7 @@ def _band_path(flags: np.ndarray) -> str:
 def theme_sizes_figure(summary: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
     """Horizontal bars of theme sizes (output of `theme_summary`), growth as bar text."""
     summary = summary.sort_values("n_papers")
-    growth = [
-        f"{g:+.0%} vs previous" + (" (few papers)" if s else "")
-        for g, s in zip(summary["growth"], summary["is_sparse"], strict=True)
-    ]
+    growth = [FEW_PAPERS if pd.isna(g) else f"{g:+.0%} vs previous" for g in summary["growth"]]
     fig = go.Figure(
         go.Bar(
             x=summary["n_papers"],

@@ -76,6 +76,24 @@ def test_map_draws_labels_as_escaped_annotations(papers):
     assert {a["text"] for a in notes} == {"&lt;i&gt;x&lt;/i&gt;"}
 
 
+def test_map_labels_never_box_over_filtered_matches(papers):
+    """With filters on, the labels lose their opaque box (annotations sit above WebGL points),
+    so matches under a label stay visible; without filters they keep it."""
+    shown = (papers["theme_id"] == "control").to_numpy()
+    boxes = {
+        is_filtered: {
+            a["bgcolor"]
+            for a in figures.map_figure(
+                layers.map_layers(papers, shown=shown if is_filtered else None, labels=True)
+            ).to_dict()["layout"]["annotations"]
+        }
+        for is_filtered in (False, True)
+    }
+    assert boxes[False] == {figures.LABEL_BOX}
+    assert boxes[True] == {figures.LABEL_BOX_FILTERED}
+    assert figures.LABEL_BOX_FILTERED.endswith(",0)")  # fully transparent
+
+
 def test_map_rings_the_chosen_paper(papers):
     """The chosen paper gets one ring trace at its position, without hover."""
     fig = figures.map_figure(layers.map_layers(papers, selected_row=3)).to_dict()

@@ -49,6 +49,17 @@ def test_filtered_out_papers_become_faint_context_without_hover(papers):
     others = [lay for lay in decided.points if lay.name != layers.CONTEXT]
     assert all(context.opacity < lay.opacity and context.size < lay.size for lay in others)
     assert sorted(_rows(decided).tolist()) == np.flatnonzero(shown).tolist()
+    assert decided.is_filtered
+
+
+def test_filtered_matches_grow_above_the_unfiltered_size(papers):
+    """With filters on, the matches are drawn larger than the same papers without filters,
+    so a few matches among thousands of faint points stand out."""
+    shown = (papers["theme_id"] == "control").to_numpy()
+    plain = _named(layers.map_layers(papers), "Control")
+    filtered = _named(layers.map_layers(papers, shown=shown), "Control")
+    assert filtered.size > plain.size
+    assert not layers.map_layers(papers).is_filtered
 
 
 def test_unassigned_papers_are_muted_and_themes_get_their_colours(papers):
@@ -148,3 +159,17 @@ def test_theme_layer_names_are_html_escaped(papers):
     )
     names = {layer.name for layer in layers.map_layers(marked).points}
     assert "&lt;img src=x onerror=alert(1)&gt; **b**" in names and evil not in names
+
+
+def test_large_maps_hover_the_short_title_only(papers, monkeypatch):
+    """Above FULL_HOVER_MAX papers in colour the hover is the escaped title cut to SHORT_TITLE
+    characters (no date, no cluster), so the figure sent stays small; below it, the full hover."""
+    long_titles = papers.assign(title="<b>" + "x" * 80 + "</b>")
+    full = layers.map_layers(long_titles)
+    monkeypatch.setattr(layers, "FULL_HOVER_MAX", len(papers) - 1)
+    short = layers.map_layers(long_titles)
+    short_hovers = np.concatenate([lay.hover for lay in short.points])
+    full_hovers = np.concatenate([lay.hover for lay in full.points])
+    assert all(h.startswith("&lt;b&gt;xxx") and h.endswith("…") for h in short_hovers)
+    assert max(len(h.replace("&lt;", "<").replace("&gt;", ">")) for h in short_hovers) <= 40
+    assert sum(map(len, short_hovers)) < sum(map(len, full_hovers))
