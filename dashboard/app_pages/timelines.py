@@ -85,8 +85,8 @@ else:
             f"clusters inside {theme_names[within]}"
         )
     # shares are relative to all filtered papers of the period, whatever the grouping
-    data_end = derive.latest_date(ctx.papers["published"])  # the whole run's, whatever the filters
-    span = derive.timeline_span(shown["published"], period)  # where the papers are, bounded
+    data_end = ctx.data_end  # the whole run's, or the date filter's end
+    span = ctx.span(period)  # the run's periods inside the date filter, bounded
     counts = transforms.timeline_counts(
         subset, period, by, totals_from=shown, data_end=data_end, span=span
     )
