@@ -17,6 +17,7 @@ from pipeline.review import (
     describe,
     effective_decisions,
     merge,
+    merged_status,
     move,
     rename,
     set_status,
@@ -41,6 +42,7 @@ labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
 themes = dict(zip(ctx.tables["themes"]["theme_id"], ctx.tables["themes"]["name"], strict=True))
 sizes = dict(zip(clusters["cluster_id"], clusters["n_papers"], strict=True))
 edited = dict(zip(clusters["cluster_id"], clusters["is_edited"], strict=True))
+statuses = dict(zip(clusters["cluster_id"], clusters["status"], strict=True))
 n_unassigned = int((review.assignments["cluster_id"] == UNASSIGNED).sum())
 
 review_ui.flash()
@@ -49,7 +51,13 @@ if review.skipped:
 reviewer = review_ui.reviewer_input()
 can_decide = bool(reviewer) and ctx.review.can_save  # a read-only store takes no decision
 MODES = {"clusters": "Clusters", "triage": "Theme triage"}
-mode = widgets.choice("Review", list(MODES), state.REVIEW_MODE, labels=MODES)
+mode = widgets.choice(
+    "Review",
+    list(MODES),
+    state.REVIEW_MODE,
+    labels=MODES,
+    help="Clusters: status, names, merges and splits. Theme triage: answer papers' themes.",
+)
 if mode == "triage":
     st.caption(
         "Theme triage: answer the theme of the paper the model is least sure about (a click, or "
@@ -116,24 +124,29 @@ else:
     )
     left, right = st.columns(2)
     with left:
-        status = st.segmented_control(
+        status_key = _input(state.REVIEW_STATUS)
+
+        def _status_picked(cluster_id=cluster_id, key=status_key):
+            if st.session_state.get(key) is None:  # a click on the chosen segment clears it:
+                del st.session_state[key]  # drawn again from its default, the current status
+            else:
+                st.session_state[state.REVIEW_STATUS_PICKED] = cluster_id
+
+        st.segmented_control(
             "Status",
             list(STATUSES),
             default=row["status"],
-            key=_input(state.REVIEW_STATUS),
-            help="Where the review of this cluster stands; saved with 'Save status'.",
-        )
-        if st.button(
-            "Save status",
-            key=_button(state.REVIEW_STATUS_GO),
+            key=status_key,
+            on_change=_status_picked,
             disabled=not can_decide,
-            help="Log the chosen status for this cluster.",
-        ):
-            decide(set_status, cluster_id, status or row["status"])
+            help="Where the review of this cluster stands; a click saves it at once.",
+        )
+        if st.session_state.pop(state.REVIEW_STATUS_PICKED, None) == cluster_id:
+            if st.session_state[status_key] != row["status"]:
+                decide(set_status, cluster_id, st.session_state[status_key])
         name = st.text_input(
             "Name",
-            value=row["label"],
-            key=_input(state.REVIEW_LABEL),
+            key=review_ui.kept_input(state.REVIEW_LABEL, cluster_id, review.version, row["label"]),
             help="The cluster's label on every page and in the meeting pack.",
         )
         if st.button(
@@ -164,7 +177,7 @@ else:
             st.text(f"• {note}")
         text = st.text_area(
             "Add a note",
-            key=_input(state.REVIEW_NOTE),
+            key=review_ui.kept_input(state.REVIEW_NOTE, cluster_id, review.version),
             height=90,
             help="A remark for the group, kept with the cluster and shown in the meeting pack.",
         )
@@ -185,9 +198,15 @@ else:
             key=_input(state.REVIEW_MERGE),
             help="Clusters whose papers join this one; the smallest id is kept.",
         )
+        if chosen:
+            after = merged_status([row["status"], *(statuses[c] for c in chosen)])
+            st.caption(
+                f"The merged cluster's status will be **{after}**: the status the reviewed "
+                "clusters agree on; unreviewed when none is reviewed or they disagree."
+            )
         merged_name = st.text_input(
             "Name of the merged cluster (optional)",
-            key=_input(state.REVIEW_MERGE_NAME),
+            key=review_ui.kept_input(state.REVIEW_MERGE_NAME, cluster_id, review.version),
             help="Empty: a name made from the merged clusters' labels.",
         )
         if st.button(
