@@ -24,6 +24,12 @@ LABEL_BOX_FILTERED = "rgba(255,255,255,0)"  # ... with filters on: none, the mat
 LABEL_INK_FILTERED = "rgba(17,17,17,0.6)"
 
 
+def count_axis(largest: float) -> dict:
+    """Axis settings for a count: whole-number ticks (never 0.2 papers), one per paper when
+    the largest count is small."""
+    return {"tickformat": ",d", **({"dtick": 1} if largest <= 6 else {})}
+
+
 def _points(layer: PointLayer) -> go.Scattergl:
     """One layer of papers as WebGL markers; each point carries its paper row in customdata."""
     kw = {}
@@ -226,10 +232,11 @@ def timeline_figure(
             x=position[period],
             xref="x",
             yref="paper",
-            y=1.0,
-            yanchor="bottom",
+            y=0.99,  # inside the plot: above it the chart toolbar would cover it
+            yanchor="top",
             showarrow=False,
             font={"size": 11, "color": "#b36b00"},
+            bgcolor="rgba(255,255,255,0.75)",
             name=PARTIAL_NOTE,
         )
     if sparse_periods:
@@ -237,20 +244,27 @@ def timeline_figure(
             text="grey: periods with very few papers",
             xref="paper",
             yref="paper",
-            x=0,
-            y=1.08,
+            x=0.01,
+            y=0.99,  # inside the plot: above it, an exported chart's title would cover it
+            yanchor="top",
             showarrow=False,
             font={"size": 11, "color": "#666"},
+            bgcolor="rgba(255,255,255,0.75)",
             xanchor="left",
         )
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"type": "category", "title": None},
+        # automargin: month labels ("2020-01") are never cut at the chart's edge
+        xaxis={"type": "category", "title": None, "automargin": True},
         yaxis={
             "title": "share of papers" if measure == "share" else "papers",
-            "tickformat": ".0%" if measure == "share" else None,
             "rangemode": "tozero",
+            **(
+                {"tickformat": ".0%"}
+                if measure == "share"
+                else count_axis(counts[measure].max() if len(counts) else 0)
+            ),
         },
         legend={"orientation": "h", "y": -0.15},
         hovermode="closest",
@@ -287,7 +301,7 @@ def theme_sizes_figure(summary: pd.DataFrame, colors: dict[str, str] | None = No
     fig.update_layout(
         height=max(220, 60 * len(summary) + 60),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"title": "papers"},
+        xaxis={"title": "papers", **count_axis(summary["n_papers"].max() if len(summary) else 0)},
     )
     return fig
 
@@ -313,7 +327,10 @@ def bar_figure(
     fig.update_layout(
         height=max(200, 28 * len(labels) + 80),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"title": x_title, "tickformat": ".0%" if percent else None},
+        xaxis={
+            "title": x_title,
+            **({"tickformat": ".0%"} if percent else count_axis(max(values, default=0))),
+        },
     )
     return fig
 

@@ -201,7 +201,7 @@ def sidebar_filters(tables: dict[str, pd.DataFrame], run_id: str = "") -> Filter
         "Clusters",
         list(labels),
         key=state.bind(state.CLUSTERS, lambda v: [int(c) for c in v if int(c) in labels]),
-        format_func=lambda c: f"{labels.get(c, c)}{marks.get(c, '')} (#{c})",
+        format_func=lambda c: transforms.cluster_name(c, f"{labels.get(c, c)}{marks.get(c, '')}"),
         placeholder="All clusters",
         help="Keep only papers of these clusters (✎: changed in review).",
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dashboard.palette import MUTED, cluster_color, theme_colors
+from dashboard.palette import CONTEXT_GREY, MUTED, cluster_color, theme_colors
 from pipeline.contract import UNASSIGNED
 
 CONTEXT = "filtered out"  # name of the faint layer of papers outside the filters
@@ -198,7 +198,7 @@ def map_layers(
             & context["map_y"].between(y0, y1).to_numpy()
         ]
     if len(context):
-        points.append(_layer(context, CONTEXT, MUTED, size * 0.6, 0.18, hover=None))
+        points.append(_layer(context, CONTEXT, CONTEXT_GREY, size * 0.6, 0.18, hover=None))
     visible = papers[shown]
     unassigned = visible[visible["cluster_id"] == UNASSIGNED]
     assigned = visible[visible["cluster_id"] != UNASSIGNED]

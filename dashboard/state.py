@@ -47,6 +47,12 @@ def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+def _flag(text: str) -> bool:
+    if text not in ("True", "False"):
+        raise ValueError(text)
+    return text == "True"
+
+
 def _opt_int(text: str) -> int | None:
     return int(text) if text not in ("", "None") else None
 
@@ -67,6 +73,7 @@ TL_PERIOD = Param("period", "quarter")
 TL_MEASURE = Param("measure", "n_papers")
 TL_STYLE = Param("style", "lines")
 TL_COUNTS = Param("counts", "papers")  # "papers", or "expected": also expected counts and band
+TL_OTHER = Param("other", False, _flag)  # Timelines: draw "other" beside named themes
 TL_WITHIN = Param("within", "")  # a theme id: show the clusters inside it
 TL_GROUP = Param("group", None)  # theme id or cluster id (as text) whose papers to list
 TL_AT = Param("at", None)  # period label whose papers to list

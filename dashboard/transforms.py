@@ -505,9 +505,15 @@ def nearest_rows(
     return pool[top], sims[top]
 
 
-def paper_table(papers: pd.DataFrame) -> pd.DataFrame:
-    """The columns a paper list shows (plain text; rendered by st.dataframe, never as HTML)."""
-    return pd.DataFrame(
+def cluster_name(cluster_id: int, label: str) -> str:
+    """How pickers name a cluster: "label (#3)"; the unassigned papers without their -1."""
+    return label if cluster_id == UNASSIGNED else f"{label} (#{cluster_id})"
+
+
+def paper_table(papers: pd.DataFrame, abstracts: bool = False) -> pd.DataFrame:
+    """The columns a paper list shows (plain text; rendered by st.dataframe, never as HTML);
+    with `abstracts`, the abstract last (downloads)."""
+    table = pd.DataFrame(
         {
             "paper_id": papers["paper_id"],
             "title": papers["title"],
@@ -518,3 +524,6 @@ def paper_table(papers: pd.DataFrame) -> pd.DataFrame:
             "link": papers["url"].where(papers["url"].fillna("").str.match(r"^https?://"), None),
         }
     ).reset_index(drop=True)
+    if abstracts:
+        table["abstract"] = papers["abstract"].to_numpy()
+    return table

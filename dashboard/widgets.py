@@ -199,7 +199,7 @@ def paper_list(
         height=height,
         **picking,
         column_config={
-            "paper_id": st.column_config.TextColumn("id", width="small"),
+            "paper_id": st.column_config.TextColumn("id", width="medium"),  # ids whole
             "title": st.column_config.TextColumn("title", width="large"),
             "link": st.column_config.LinkColumn("link", display_text="open"),
         },
@@ -247,5 +247,11 @@ def paper_detail(ctx: ViewContext, row: int) -> None:
         table,
         hide_index=True,
         key=state.keyed(state.NEAREST, row),
-        column_config={"link": st.column_config.LinkColumn("link", display_text="open")},
+        column_config={
+            "paper_id": st.column_config.TextColumn("id", width="medium"),
+            "similarity": st.column_config.NumberColumn(
+                "similarity", format="%.3f", help="cosine similarity of the embeddings, -1 to 1"
+            ),
+            "link": st.column_config.LinkColumn("link", display_text="open"),
+        },
     )

@@ -28,7 +28,7 @@ cluster_id = st.selectbox(
     "Open a cluster",
     sorted(labels, key=lambda c: (c < 0, c)),
     key=key_cluster,
-    format_func=lambda c: f"{labels[c]}{marks.get(c, '')} (#{c})",
+    format_func=lambda c: transforms.cluster_name(c, labels[c] + marks.get(c, "")),
     placeholder="Choose a cluster, or pick a row below",
     help="A cluster's page: theme mix, keywords, papers over time, map, and its papers.",
 )
@@ -116,7 +116,7 @@ else:
     st.header(escape_markdown(info["label"]))
     st.caption(
         escape_markdown(
-            f"Theme: {info['theme_name']} · {len(members_all)} papers"
+            f"Theme: {info['theme_name']} · {transforms.n_papers_text(len(members_all))}"
             + (f" ({len(members)} match the filters)" if ctx.filters.is_active else "")
             + f" · keywords: {info['keywords_text']}"
         )
@@ -196,17 +196,17 @@ else:
                 with st.expander(escape_markdown(f"{rec.title} ({rec.date})")):
                     st.caption(escape_markdown(rec.authors_text))
                     st.markdown(escape_markdown(rec.abstract))
-        st.subheader(f"All {len(ordered)} papers")
+        st.subheader("All " + transforms.n_papers_text(len(ordered)))
         widgets.paper_list(ordered, key=state.CLUSTER_PAPER_LIST)
         stem = exports.file_stem(info["label"])
         d1, d2, d3 = st.columns(3)
         d1.download_button(
             "Papers (CSV)",
-            data=lambda: exports.safe_csv(transforms.paper_table(ordered)),
+            data=lambda: exports.safe_csv(transforms.paper_table(ordered, abstracts=True)),
             file_name=f"{stem}.csv",
             mime="text/csv",
             key=state.CLUSTER_CSV,
-            help="This cluster's filtered papers as a spreadsheet (CSV).",
+            help="This cluster's filtered papers as a spreadsheet (CSV), with abstracts.",
         )
         d2.download_button(
             "Papers (BibTeX)",

@@ -51,6 +51,12 @@ chosen_row = None
 if st.session_state[key_paper] is not None:
     chosen_row = int(papers.index[papers["paper_id"] == st.session_state[key_paper]][0])
 
+if not ctx.mask.any():
+    st.info(
+        "No paper matches the filters: the map shows every paper faint. Clear or widen the "
+        "filters in the sidebar.",
+        icon=":material/search_off:",
+    )
 fig = data_access.paper_map(ctx.run_id, ctx.filters, color_by, chosen_row, MAX_LABELS)
 widgets.chart(
     fig,

@@ -138,7 +138,8 @@ nav_next.button(
 st.title(escape_markdown(row["label"]) + (" ✎" if row["is_edited"] else ""))
 st.markdown(
     escape_markdown(
-        f"{row['n_papers']} papers · theme: {themes.get(row['theme_id'], row['theme_id'])} · "
+        f"{transforms.n_papers_text(row['n_papers'])} · "
+        f"theme: {themes.get(row['theme_id'], row['theme_id'])} · "
         f"status: {row['status']}"
     )
 )
@@ -215,6 +216,11 @@ with st.expander(f"Agenda ({len(keys)} clusters)"):
     picked = st.dataframe(
         table,
         hide_index=True,
+        column_config={
+            "cluster_id": st.column_config.NumberColumn("cluster #", width="small"),
+            "label": "cluster",
+            "n_papers": "papers",
+        },
         key=state.PRESENTER_AGENDA,
         on_select="rerun",
         selection_mode="single-row",

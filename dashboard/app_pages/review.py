@@ -7,7 +7,7 @@ shown with its decision buttons disabled; decisions replay skipped are listed.""
 
 import streamlit as st
 
-from dashboard import data_access, frame, review_ui, state, triage_ui, widgets
+from dashboard import data_access, frame, review_ui, state, transforms, triage_ui, widgets
 from dashboard.transforms import escape_markdown
 from pipeline.contract import UNASSIGNED
 from pipeline.review import (
@@ -75,7 +75,7 @@ st.caption(
 def _cluster_name(c):
     if c == UNASSIGNED:
         return f"Unassigned papers — queue to place ({n_unassigned})"
-    return f"{labels[c]}{' ✎' if edited[c] else ''} (#{c}, {sizes[c]} papers)"
+    return f"{labels[c]}{' ✎' if edited[c] else ''} (#{c}, {transforms.n_papers_text(sizes[c])})"
 
 
 ordered = sorted(labels, key=lambda c: (c != UNASSIGNED, c))
@@ -113,7 +113,8 @@ else:
     st.subheader(escape_markdown(row["label"]) + (" ✎" if row["is_edited"] else ""))
     st.caption(
         escape_markdown(
-            f"{row['n_papers']} papers · theme {themes.get(row['theme_id'], row['theme_id'])} · "
+            f"{transforms.n_papers_text(row['n_papers'])} · "
+            f"theme {themes.get(row['theme_id'], row['theme_id'])} · "
             f"status {row['status']} · keywords: {', '.join(row['keywords'][:8])}"
             + (
                 f" · originally '{row['original_label']}'"

@@ -202,3 +202,13 @@ def test_theme_sizes_and_bars(papers):
     kw = pd.DataFrame({"keyword": ["a<b", "c"], "n_papers": [5, 2]})
     bars = figures.keyword_figure(kw).to_dict()["data"][0]
     assert arr(bars["y"]).tolist() == ["c", "a&lt;b"] and arr(bars["x"]).tolist() == [2, 5]
+
+
+def test_count_axes_tick_whole_papers(papers):
+    """Count axes tick whole numbers (no 0.2-paper ticks); with small counts, one per paper."""
+    counts = transforms.timeline_counts(papers.head(3), "quarter")
+    fig = figures.timeline_figure(counts).to_dict()
+    assert fig["layout"]["yaxis"]["tickformat"] == ",d" and fig["layout"]["yaxis"]["dtick"] == 1
+    share = figures.timeline_figure(counts, measure="share").to_dict()
+    assert share["layout"]["yaxis"]["tickformat"] == ".0%"
+    assert figures.count_axis(500) == {"tickformat": ",d"}

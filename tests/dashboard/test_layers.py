@@ -45,7 +45,7 @@ def test_filtered_out_papers_become_faint_context_without_hover(papers):
     decided = layers.map_layers(papers, shown=shown)
     context = _named(decided, layers.CONTEXT)
     assert sorted(context.rows.tolist()) == np.flatnonzero(~shown).tolist()
-    assert context.hover is None and context.color == palette.MUTED
+    assert context.hover is None and context.color == palette.CONTEXT_GREY
     others = [lay for lay in decided.points if lay.name != layers.CONTEXT]
     assert all(context.opacity < lay.opacity and context.size < lay.size for lay in others)
     assert sorted(_rows(decided).tolist()) == np.flatnonzero(shown).tolist()
@@ -173,3 +173,14 @@ def test_large_maps_hover_the_short_title_only(papers, monkeypatch):
     assert all(h.startswith("&lt;b&gt;xxx") and h.endswith("…") for h in short_hovers)
     assert max(len(h.replace("&lt;", "<").replace("&gt;", ">")) for h in short_hovers) <= 40
     assert sum(map(len, short_hovers)) < sum(map(len, full_hovers))
+
+
+def test_the_three_greys_differ_in_lightness():
+    """Filtered-out papers, unassigned papers and the 'other' theme get greys at least 40 (of
+    255) apart in lightness, so the map tells them apart."""
+
+    def lightness(color: str) -> float:
+        return sum(int(color[i : i + 2], 16) for i in (1, 3, 5)) / 3
+
+    greys = sorted(map(lightness, (palette.CONTEXT_GREY, palette.MUTED, palette.OTHER_GREY)))
+    assert min(b - a for a, b in zip(greys, greys[1:], strict=False)) >= 40

@@ -1,7 +1,10 @@
-"""AppTest checks of the Map page's selection: a box/lasso selection survives opening a paper
-from it and can be stepped through (the click on a point is checked in the browser test)."""
+"""AppTest checks of the Map page (a box/lasso selection survives opening a paper from it and
+can be stepped through; the click on a point is checked in the browser test; an empty map says
+why) and of Timelines leaving "other" out by default."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -49,3 +52,20 @@ def test_clear_selection_offers_the_filtered_papers_again(small_run):
     at.button(key=state.MAP_CLEAR).click().run()
     assert _selected(at) == []
     assert len(at.selectbox(key=state.widget_key(state.MAP_PAPER)).options) == 60
+
+
+def test_empty_map_says_why(small_run):
+    """A search nothing matches leaves a map of faint points and a line saying why."""
+    at = open_page("app_pages/map.py", q="zzzz-no-paper-has-this")
+    assert any("No paper matches the filters" in i.value for i in at.info)
+
+
+def test_timelines_leave_other_out_by_default(small_run):
+    """Timelines draw the named themes only, until "Show 'other'" is switched on."""
+    at = open_page("app_pages/timelines.py")
+    names = {t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert "other" not in names and names
+    at.toggle(key=state.widget_key(state.TL_OTHER)).set_value(True).run()
+    names = {t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert "other" in names
+    assert at.query_params[state.TL_OTHER.name] in ("True", ["True"])

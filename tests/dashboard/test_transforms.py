@@ -254,3 +254,14 @@ def test_outside_span_text_names_the_papers_left_out():
     spread = pd.Series(pd.date_range("1000-01-01", "9999-12-31", periods=500, unit="s"))
     capped = transforms.outside_span_text(derive.timeline_span(spread, "month"))
     assert "or a longer period" in capped
+
+
+def test_paper_downloads_carry_abstracts_and_pickers_hide_minus_one(papers):
+    """The CSV table of a download has the abstracts (the on-screen one does not); the
+    unassigned papers are named without their -1 id; "1 paper", "2 papers"."""
+    assert "abstract" not in transforms.paper_table(papers.head(2)).columns
+    table = transforms.paper_table(papers.head(2), abstracts=True)
+    assert table["abstract"].tolist() == papers["abstract"].head(2).tolist()
+    assert transforms.cluster_name(contract.UNASSIGNED, "Unassigned") == "Unassigned"
+    assert transforms.cluster_name(3, "data mixtures") == "data mixtures (#3)"
+    assert transforms.n_papers_text(1) == "1 paper" and transforms.n_papers_text(2) == "2 papers"
