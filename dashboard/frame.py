@@ -99,8 +99,8 @@ def no_run_page(title: str, message: str) -> None:
 
 
 def _run_label(manifest: contract.Manifest) -> str:
-    created = manifest.created_at[:16].replace("T", " ")
-    return f"{manifest.run_id} · {created} · {manifest.counts.n_papers} papers"
+    """Short enough for the sidebar (the id holds the date; the facts below give the time)."""
+    return f"{manifest.run_id} · {transforms.n_papers_text(manifest.counts.n_papers)}"
 
 
 def pick_run() -> tuple[str | None, str]:
@@ -322,7 +322,8 @@ def link_notice(placeholder) -> None:
     if ignored:
         placeholder.info(
             escape_markdown(
-                "Not found in this run, ignored from the link: " + ", ".join(ignored[:6])
+                "Not in this run or not valid here, so ignored from the link: "
+                + ", ".join(ignored[:6])
             ),
             icon=":material/link_off:",
         )

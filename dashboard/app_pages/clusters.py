@@ -59,7 +59,7 @@ if cluster_id is None:
             "papers. A cluster's theme (that of most of its papers) may be another one."
         )
     if growth_text:
-        st.caption(f"Growth %: {growth_text}.")  # period labels and a date: nothing to escape
+        st.caption(f"Growth: {growth_text}.")  # period labels and a date: nothing to escape
     table = summary.assign(growth=summary["growth"].map(transforms.growth_text))
     table.loc[table["cluster_id"] < 0, "growth"] = ""
 
