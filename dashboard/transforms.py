@@ -324,6 +324,7 @@ def partial_periods_text(counts: pd.DataFrame, data_end: pd.Timestamp | None = N
     )
 
 
+UNASSIGNED_LABEL = "Unassigned papers"  # the row of papers no cluster took, in tables
 GROWTH_MIN_PAPERS = derive.SPARSE_MIN_PAPERS  # growth needs this many papers in both periods
 FEW_PAPERS = "few papers"  # shown instead of a growth computed from fewer papers
 
@@ -436,6 +437,7 @@ def cluster_summary(
     out = out[list(CLUSTER_SUMMARY_COLUMNS)]
     unassigned = out["cluster_id"] == UNASSIGNED
     out.loc[unassigned, ["theme_name", "status"]] = ""
+    out.loc[unassigned, "label"] = UNASSIGNED_LABEL
     out.loc[unassigned, "growth"] = np.nan
     return out.sort_values("n_papers", ascending=False).reset_index(drop=True)
 

@@ -2,7 +2,6 @@
 centres; clicking a point opens its paper; a box/lasso selection fills a table that survives
 opening a paper and can be stepped through (previous / next)."""
 
-import numpy as np
 import streamlit as st
 
 from dashboard import data_access, frame, state, transforms, widgets
@@ -89,21 +88,24 @@ if selected_rows:
 
     st.caption("Click a row to open its paper; Previous / Next step through the selection.")
     widgets.paper_list(papers.iloc[selected_rows], key=state.MAP_SELECTED, on_select=_on_row_pick)
-    choices = papers.iloc[selected_rows[:MAX_CHOICES]]
+    sequence = selected_ids
 else:
     st.caption("No selection: choose a paper from the filtered papers below, or select on the map.")
-    choices = papers.iloc[np.flatnonzero(ctx.mask)[:MAX_CHOICES]]
+    sequence = papers["paper_id"].to_numpy()[ctx.mask].tolist()
 
-options = choices["paper_id"].tolist()
+# Previous / Next walk the whole selection (else every filtered paper); the picker offers the
+# first MAX_CHOICES of them.
+options = sequence[:MAX_CHOICES]
 current = st.session_state[key_paper]
 if current is not None and current not in options:
     options.insert(0, current)
+position = {pid: i for i, pid in enumerate(sequence)}
 
 
 def _step(step: int) -> None:
-    """Open the previous (-1) or next (+1) paper of the list, wrapping around."""
-    at = options.index(current) if current in options else -1 if step > 0 else 0
-    _open(options[(at + step) % len(options)])
+    """Open the previous (-1) or next (+1) paper of the sequence, wrapping around."""
+    at = position.get(current, -1 if step > 0 else 0)
+    _open(sequence[(at + step) % len(sequence)])
 
 
 titles = dict(zip(papers["paper_id"], papers["title"], strict=True))
@@ -113,7 +115,7 @@ back.button(
     key=state.MAP_PREV,
     on_click=_step,
     args=(-1,),
-    disabled=not options,
+    disabled=not sequence,
     width="stretch",
     help="Open the previous paper of the selection (else of the filtered papers).",
 )
@@ -131,12 +133,12 @@ forward.button(
     key=state.MAP_NEXT,
     on_click=_step,
     args=(1,),
-    disabled=not options,
+    disabled=not sequence,
     width="stretch",
     help="Open the next paper of the selection (else of the filtered papers).",
 )
-if current is not None and current in options:
-    st.caption(f"Paper {options.index(current) + 1} of {len(options):,} in this list.")
+if current in position:
+    st.caption(f"Paper {position[current] + 1:,} of {len(sequence):,} in this list.")
 if st.session_state[key_paper] is not None:
     row = int(papers.index[papers["paper_id"] == st.session_state[key_paper]][0])
     with st.container(border=True):

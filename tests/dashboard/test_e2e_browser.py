@@ -274,7 +274,7 @@ def test_real_app_in_headless_chromium(server):
             page.goto(f"{server}/map", timeout=60_000)
             page.get_by_role("heading", name="Paper map").wait_for(timeout=60_000)
             _settle(page)
-            search = page.get_by_label("Search title, abstract, authors")
+            search = page.get_by_label("Search title, abstract, authors", exact=True)
             search.fill("mixture")
             search.press("Enter")
             page.get_by_text("Showing", exact=False).first.wait_for(timeout=60_000)
@@ -287,7 +287,7 @@ def test_real_app_in_headless_chromium(server):
             other.goto(shared_url, timeout=60_000)
             # the restored search box fills in with the script run, which may finish after
             # "Showing" is first drawn: wait for the value instead of reading it once
-            expect(other.get_by_label("Search title, abstract, authors")).to_have_value(
+            expect(other.get_by_label("Search title, abstract, authors", exact=True)).to_have_value(
                 "mixture", timeout=60_000
             )
             other.close()
@@ -327,7 +327,7 @@ def test_search_by_meaning_in_headless_chromium(server):
             page.goto(f"{server}/map?run=planted", timeout=120_000)
             page.get_by_role("heading", name="Paper map").wait_for(timeout=120_000)
             _settle(page)
-            search = page.get_by_label("Search title, abstract, authors")
+            search = page.get_by_label("Search title, abstract, authors", exact=True)
             search.fill("dexterous hands")
             search.press("Enter")
             page.get_by_text("more by meaning").first.wait_for(timeout=60_000)

@@ -72,6 +72,7 @@ def test_clusters_table_has_status_and_edited_columns(runs):
     if len(unassigned):
         rec = unassigned.iloc[0]
         assert rec["theme_name"] == "" and rec["growth"] == "" and rec["status"] == ""
+        assert rec["label"] == transforms.UNASSIGNED_LABEL
 
 
 def test_growth_from_few_papers_reads_few_papers(runs):
