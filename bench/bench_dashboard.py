@@ -13,9 +13,10 @@ against the usual run.
 With --browser: the large run served by a real `streamlit run` and opened in headless Debian
 Chromium (Playwright, /usr/bin/chromium): the map figure's size as sent (JSON) and the seconds
 from opening /map to the points drawn, first (server cache cold) and again (warm, a new tab);
---root serves another checkout (e.g. the code before a change) on the same run.
+--root serves another checkout (repeat it to compare checkouts, e.g. before and after a
+change, on the same run).
 Usage: python bench/bench_dashboard.py [--small 75] [--large 74728] | --dates [--papers 5000]
-       | --browser [--large 74728] [--root DIR]
+       | --browser [--large 74728] [--root DIR ...]
 """
 
 from __future__ import annotations
@@ -241,20 +242,24 @@ def browser_times(runs_dir: Path, root: Path) -> dict[str, float]:
     return out
 
 
-def main_browser(n: int, root: Path) -> None:
-    """The map of the large run in a real browser: figure size and time to the drawn map."""
+def main_browser(n: int, roots: list[Path]) -> None:
+    """The map of the large run in a real browser, served by each checkout in `roots` in turn
+    (the same run): figure size and time to the drawn map, side by side."""
     texts = pd.read_parquet(
         CORPUS, columns=["arxiv_id", "listing_date", "title", "abstract", "authors"]
     )
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "large"
         make_run(runs, min(n, len(texts)), seed=0, texts=texts, dim=384)
-        size = map_figure_bytes(runs, root)
-        times = browser_times(runs, root)
-    print(f"\nmap of {min(n, len(texts)):,} papers, code from {root}")
-    print(f"{'map figure sent (MB)':<34}  {size / 1e6:>8.2f}")
-    for key, value in times.items():
-        print(f"{key:<34}  {value:>8.2f}")
+        for root in roots:
+            results[root] = {"map figure sent (MB)": map_figure_bytes(runs, root) / 1e6}
+            results[root] |= browser_times(runs, root)
+            print(f"measured {root}", flush=True)
+    print(f"\nmap of {min(n, len(texts)):,} papers in headless Chromium")
+    print(f"{'':<34}  " + "  ".join(f"{str(r)[-24:]:>24}" for r in roots))
+    for key in results[roots[0]]:
+        print(f"{key:<34}  " + "  ".join(f"{results[r][key]:>24.2f}" for r in roots))
 
 
 def main() -> None:
@@ -264,10 +269,15 @@ def main() -> None:
     parser.add_argument("--dates", action="store_true", help="the hostile-dates comparison")
     parser.add_argument("--papers", type=int, default=5_000, help="papers per run with --dates")
     parser.add_argument("--browser", action="store_true", help="the map in headless Chromium")
-    parser.add_argument("--root", type=Path, default=ROOT, help="checkout to serve (--browser)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        action="append",
+        help="checkout to serve (--browser; repeat to compare, e.g. before and after a change)",
+    )
     args = parser.parse_args()
     if args.browser:
-        main_browser(args.large, args.root.resolve())
+        main_browser(args.large, [r.resolve() for r in args.root or [ROOT]])
         return
     if args.dates:
         main_dates(args.papers)

@@ -73,16 +73,18 @@ within = (
     or None
 )
 
-named_shown = shown["theme_id"].ne(OTHER).any()
-if within is None and named_shown:
-    show_other = st.toggle(
+named_shown = bool(shown["theme_id"].ne(OTHER).any())
+# Always drawn (disabled where it does not apply), so the choice stays in the URL.
+show_other = (
+    st.toggle(
         "Show 'other'",
         key=state.bind(state.TL_OTHER, bool),
+        disabled=within is not None or not named_shown,
         help="Papers that fit no named theme: usually many, so their line dwarfs the named "
         "themes; off by default while named themes have papers.",
     )
-else:
-    show_other = True
+    or not named_shown
+)
 
 if shown["published"].notna().sum() == 0:
     st.info("No dated paper matches the filters. Clear or widen them in the sidebar.")
