@@ -154,6 +154,30 @@ def _labels(centres: pd.DataFrame, edited_clusters: Collection[int]) -> pd.DataF
     )
 
 
+# The map as drawn (figures.map_figure: about 1000 x 640 px, 12 px labels): how much of the map
+# one character of a label covers, to keep labels from overlapping.
+LABEL_CHAR_PX, LABEL_HEIGHT_PX, MAP_WIDTH_PX, MAP_HEIGHT_PX = 7.0, 18.0, 1000.0, 600.0
+
+
+def declutter(centres: pd.DataFrame, extent: tuple[float, float]) -> pd.DataFrame:
+    """The label rows of `centres` (largest clusters first) whose boxes do not overlap a
+    larger cluster's label, estimated on a map of `extent` (x span, y span) drawn at about
+    MAP_WIDTH_PX x MAP_HEIGHT_PX: a crowded map shows fewer, readable labels."""
+    width, height = (max(float(e), 1e-9) for e in extent)
+    per_char = LABEL_CHAR_PX / MAP_WIDTH_PX * width
+    half_h = LABEL_HEIGHT_PX / MAP_HEIGHT_PX * height / 2
+    kept: list[tuple[float, float, float]] = []  # (x, y, half width) of placed labels
+    keep = []
+    for rec in centres.itertuples(index=False):
+        half_w = len(str(rec.label)) * per_char / 2
+        x, y = float(rec.map_x), float(rec.map_y)
+        clear = all(abs(x - kx) >= half_w + kw or abs(y - ky) >= 2 * half_h for kx, ky, kw in kept)
+        if clear:
+            kept.append((x, y, half_w))
+        keep.append(clear)
+    return centres[np.array(keep, dtype=bool)] if len(centres) else centres
+
+
 def map_layers(
     papers: pd.DataFrame,
     *,
@@ -177,7 +201,8 @@ def map_layers(
     `highlight_cluster` keeps only that cluster's papers in colour and zooms to it (only the
     context inside the window is kept). `labels` places the labels of the largest
     `max_labels` clusters (None: all) among the shown papers at their median position, ✎
-    marking `edited_clusters`. `selected_row` is the paper row to ring.
+    marking `edited_clusters`, leaving out a label that would overlap a larger cluster's
+    (`declutter`). `selected_row` is the paper row to ring.
     """
     papers = papers[[c for c in MAP_COLUMNS if c in papers.columns]]  # copy less below
     shown = np.ones(len(papers), dtype=bool) if shown is None else np.asarray(shown, dtype=bool)
@@ -222,4 +247,8 @@ def map_layers(
         rec = papers[papers["row"] == selected_row].iloc[0]
         chosen = (float(rec["map_x"]), float(rec["map_y"]))
     centres = cluster_centres(visible if labels else visible.iloc[:0], max_labels)  # no rows: none
+    if len(centres):
+        frame_of = papers if window is None else papers[papers["cluster_id"] == highlight_cluster]
+        extent = (np.ptp(frame_of["map_x"].to_numpy()), np.ptp(frame_of["map_y"].to_numpy()))
+        centres = declutter(centres, extent)
     return MapLayers(tuple(points), chosen, _labels(centres, edited_clusters), window, is_filtered)

@@ -184,3 +184,19 @@ def test_the_three_greys_differ_in_lightness():
 
     greys = sorted(map(lightness, (palette.CONTEXT_GREY, palette.MUTED, palette.OTHER_GREY)))
     assert min(b - a for a, b in zip(greys, greys[1:], strict=False)) >= 40
+
+
+def test_labels_that_would_overlap_give_way_to_larger_clusters():
+    """Two clusters centred almost at the same spot get one label (the larger cluster's); a
+    cluster far away keeps its own."""
+    centres = pd.DataFrame(
+        {
+            "cluster_id": [1, 2, 3],
+            "map_x": [0.0, 0.1, 8.0],
+            "map_y": [0.0, 0.05, 8.0],
+            "n_papers": [50, 40, 30],
+            "label": ["big cluster label", "second cluster label", "far away"],
+        }
+    )
+    kept = layers.declutter(centres, extent=(10.0, 10.0))
+    assert kept["cluster_id"].tolist() == [1, 3]
