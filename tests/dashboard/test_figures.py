@@ -212,3 +212,22 @@ def test_count_axes_tick_whole_papers(papers):
     share = figures.timeline_figure(counts, measure="share").to_dict()
     assert share["layout"]["yaxis"]["tickformat"] == ".0%"
     assert figures.count_axis(500) == {"tickformat": ",d"}
+
+
+def test_chart_notes_sit_inside_the_plot():
+    """The "partial period" and sparse-period notes are inside the plot area (y <= 1, anchored
+    at the top), where neither the chart toolbar nor an exported title covers them."""
+    counts = pd.DataFrame(
+        {
+            "period": ["2024-Q1", "2024-Q2"],
+            "group": ["a", "a"],
+            "n_papers": [1, 2],
+            "n_period_total": [1, 2],
+            "share": [1.0, 1.0],
+            "is_sparse": [True, False],
+            "is_partial": [False, True],
+        }
+    )
+    notes = figures.timeline_figure(counts).to_dict()["layout"]["annotations"]
+    assert len(notes) == 2
+    assert all(n["yref"] == "paper" and n["y"] <= 1 and n["yanchor"] == "top" for n in notes)

@@ -83,3 +83,12 @@ def test_growth_from_few_papers_reads_few_papers(runs):
     assert set(table["growth"]) == {transforms.FEW_PAPERS}
     assert any("None: no cluster grew" in c.value for c in at.caption)
     assert not any("+0%" in link.proto.label for link in at.get("page_link"))
+
+
+def test_growth_compares_the_chosen_date_range(runs):
+    """With To = 2025-05-15, growth compares the range's last complete quarters (2025-Q1 vs
+    2024-Q4) and names 2025-Q2 as partial, on Overview and Clusters alike."""
+    expected = "2025-Q1 vs 2024-Q4; 2025-Q2 is partial (data ends 2025-05-15)"
+    for page in ("app_pages/overview.py", "app_pages/clusters.py"):
+        at = open_page(page, to="2025-05-15")
+        assert any(expected in c.value for c in at.caption), [c.value for c in at.caption]
