@@ -258,6 +258,7 @@ else:
                 preview.papers.assign(part=preview.papers["part"] + 1),
                 hide_index=True,
                 key=_button(state.REVIEW_SPLIT_TABLE),
+                column_config={"paper_id": st.column_config.TextColumn("id", width="medium")},
             )
             a, b = st.columns(2)
             if a.button(
@@ -285,7 +286,10 @@ picked = st.dataframe(
     key=_input(state.REVIEW_PAPERS),
     on_select="rerun",
     selection_mode="multi-row",
-    column_config={"moved": st.column_config.CheckboxColumn("moved ✎")},
+    column_config={
+        "paper_id": st.column_config.TextColumn("id", width="medium"),
+        "moved": st.column_config.CheckboxColumn("moved ✎"),
+    },
 )
 rows = picked.selection.rows if picked else []
 selected = st.multiselect(
@@ -320,7 +324,10 @@ st.dataframe(
     hide_index=True,
     key=state.REVIEW_LOG,
     column_config={
-        "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")
+        "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "decision_id": st.column_config.NumberColumn("#", width="small"),
+        "base_version": "made on version",
+        "is_undone": st.column_config.CheckboxColumn("undone"),
     },
 )
 effective = effective_decisions(review.log)
