@@ -10,7 +10,13 @@ filter change. With --dates: four runs of the same size (the usual two years, th
 paper from 1948, dates spread from year 1000 to 9999, twenty years of monthly data), the
 Timelines page in every period kind and the meeting pack (no images) on each, with ratios
 against the usual run.
+With --browser: the large run served by a real `streamlit run` and opened in headless Debian
+Chromium (Playwright, /usr/bin/chromium): the map figure's size as sent (JSON) and the seconds
+from opening /map to the points drawn, first (server cache cold) and again (warm, a new tab);
+--root serves another checkout (repeat it to compare checkouts, e.g. before and after a
+change, on the same run).
 Usage: python bench/bench_dashboard.py [--small 75] [--large 74728] | --dates [--papers 5000]
+       | --browser [--large 74728] [--root DIR ...]
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ import datetime as dt
 import json
 import os
 import resource
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +43,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard.meeting_pack import pack_for_run  # noqa: E402
 from pipeline.contract import PERIOD_KINDS  # noqa: E402
+from tests.dashboard.test_e2e_browser import ARGS as CHROMIUM_ARGS  # noqa: E402
+from tests.dashboard.test_e2e_browser import CHROMIUM  # noqa: E402
 from tests.run_factory import make_run  # noqa: E402
 
 CORPUS = (
@@ -162,13 +173,112 @@ def main_dates(n: int) -> None:
         print(f"{key:<{width}}  " + "  ".join(f"{c:>20}" for c in cells))
 
 
+# The map is drawn when Plotly has built its WebGL traces and the app's script has finished.
+MAP_DRAWN_JS = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  if (!gd || !gd._fullData || !gd._fullData.length || !gd.querySelector('canvas')) return false;
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  return !(status && status.innerText.includes('Running'));
+}"""
+
+
+def map_figure_bytes(runs_dir: Path, root: Path) -> int:
+    """Bytes of the map figure's JSON (what the server sends) as the code under `root` builds
+    it, for the run in `runs_dir`, no filters (run in a subprocess: `root` may be another
+    checkout)."""
+    code = (
+        "import sys; from pathlib import Path; from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(root / 'dashboard' / 'app.py')!r}, default_timeout=900)\n"
+        "at.switch_page('app_pages/map.py'); at.run()\n"
+        "print(len(at.get('plotly_chart')[0].proto.spec))\n"
+    )
+    env = {**os.environ, "RTE_RUNS_DIR": str(runs_dir)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def browser_times(runs_dir: Path, root: Path) -> dict[str, float]:
+    """Seconds from opening /map to the map drawn in headless Chromium: first (the server
+    reads the run) and again in a new tab (caches warm, best of three)."""
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "RTE_RUNS_DIR": str(runs_dir)}
+    command = [sys.executable, "-m", "streamlit", "run", str(root / "dashboard" / "app.py")]
+    command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    server = subprocess.Popen(
+        command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    out: dict[str, float] = {}
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(base + "/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            times = []
+            for _ in range(4):
+                page = browser.new_page(viewport={"width": 1500, "height": 1200})
+                start = time.perf_counter()
+                page.goto(base + "/map", timeout=900_000)
+                page.wait_for_function(MAP_DRAWN_JS, timeout=900_000, polling=50)
+                times.append(time.perf_counter() - start)
+                page.close()
+            browser.close()
+        out["time to map, first (s)"] = times[0]
+        out["time to map, warm (s, best of 3)"] = min(times[1:])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return out
+
+
+def main_browser(n: int, roots: list[Path]) -> None:
+    """The map of the large run in a real browser, served by each checkout in `roots` in turn
+    (the same run): figure size and time to the drawn map, side by side."""
+    texts = pd.read_parquet(
+        CORPUS, columns=["arxiv_id", "listing_date", "title", "abstract", "authors"]
+    )
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp) / "large"
+        make_run(runs, min(n, len(texts)), seed=0, texts=texts, dim=384)
+        for root in roots:
+            results[root] = {"map figure sent (MB)": map_figure_bytes(runs, root) / 1e6}
+            results[root] |= browser_times(runs, root)
+            print(f"measured {root}", flush=True)
+    print(f"\nmap of {min(n, len(texts)):,} papers in headless Chromium")
+    print(f"{'':<34}  " + "  ".join(f"{str(r)[-24:]:>24}" for r in roots))
+    for key in results[roots[0]]:
+        print(f"{key:<34}  " + "  ".join(f"{results[r][key]:>24.2f}" for r in roots))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=75)
     parser.add_argument("--large", type=int, default=74_728)
     parser.add_argument("--dates", action="store_true", help="the hostile-dates comparison")
     parser.add_argument("--papers", type=int, default=5_000, help="papers per run with --dates")
+    parser.add_argument("--browser", action="store_true", help="the map in headless Chromium")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        action="append",
+        help="checkout to serve (--browser; repeat to compare, e.g. before and after a change)",
+    )
     args = parser.parse_args()
+    if args.browser:
+        main_browser(args.large, [r.resolve() for r in args.root or [ROOT]])
+        return
     if args.dates:
         main_dates(args.papers)
         return

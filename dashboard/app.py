@@ -18,6 +18,9 @@ import streamlit as st  # noqa: E402
 from dashboard import frame, state  # noqa: E402
 
 PAGE_DIR = Path(__file__).parent / "app_pages"
+# A file served by this server: a `:material/...:` page icon makes the browser fetch the favicon
+# from fonts.gstatic.com, and an emoji one from a CDN (the dashboard works offline).
+PAGE_ICON = Path(__file__).parent / "icon.png"
 
 # Pages in menu order: (file in app_pages/, title, icon, url path). Add a page by adding a row.
 PAGES = [
@@ -31,7 +34,7 @@ PAGES = [
     ("new_run.py", "New run", ":material/add_circle:", "new_run"),
 ]
 
-st.set_page_config(page_title="Research Theme Explorer", page_icon=":material/hub:", layout="wide")
+st.set_page_config(page_title="Research Theme Explorer", page_icon=str(PAGE_ICON), layout="wide")
 state.begin_run()
 
 run_id, problem = frame.pick_run()
@@ -57,7 +60,9 @@ else:
     )
     page = st.navigation([*pages, alias])
     link_slot = st.sidebar.empty()
+    notice_slot = st.empty()
     frame.review_notice(ctx)
     frame.rerun_notice(ctx)
     page.run()
+    frame.link_notice(notice_slot)
     frame.link_to_view(link_slot, page.url_path, state.publish(), tuple(p[3] for p in PAGES))

@@ -79,8 +79,14 @@ def figure_image(fig: go.Figure, fmt: str) -> bytes:
 
 
 def figure_html(fig: go.Figure) -> bytes:
-    """A self-contained interactive HTML page of `fig` (plotly.js inlined, works offline)."""
-    return fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
+    """A self-contained interactive HTML page of `fig` (plotly.js inlined, works offline),
+    filling the browser window whatever height the chart had on its page."""
+    out = go.Figure(fig)
+    out.update_layout(height=None, width=None, autosize=True)
+    html_text = out.to_html(
+        include_plotlyjs=True, full_html=True, default_height="95vh", default_width="100%"
+    )
+    return html_text.encode("utf-8")
 
 
 def neutralise_cell(value):
@@ -125,6 +131,7 @@ _BIB_SPECIAL = re.compile(r"[\\{}$&%#_^~]")
 _BIB_LIGATURE = re.compile(r"(-(?=-)|`(?=`)|'(?=')|[?!](?=`))")
 # Inline math, written as is when its braces balance (so it still typesets as math).
 _BIB_MATH = re.compile(r"((?<!\\)\$(?:[^$\\]|\\.)+\$)")
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _NAME_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
 
 
@@ -205,8 +212,8 @@ def bibtex(papers: pd.DataFrame) -> str:
             precision = rec.date_precision if has_precision else "day"
             fields.append(("date", _bib_date(rec.published, precision)))
             fields.append(("year", str(pd.Timestamp(rec.published).year)))
-            if precision != "year":
-                fields.append(("month", str(pd.Timestamp(rec.published).month)))
+            if precision != "year":  # a month macro (`aug`), as BibTeX styles expect
+                fields.append(("month", MONTHS[pd.Timestamp(rec.published).month - 1]))
         if arxiv_id := _bib_verbatim(rec.arxiv_id):
             fields += [("eprint", arxiv_id), ("archiveprefix", "arXiv")]
         if doi := _bib_verbatim(rec.doi):
@@ -215,7 +222,10 @@ def bibtex(papers: pd.DataFrame) -> str:
             fields.append(("url", url))
         if has_abstract and isinstance(rec.abstract, str) and rec.abstract.strip():
             fields.append(("abstract", _bib_text(rec.abstract)))
-        body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
+        body = ",\n".join(
+            f"  {name} = {value}" if name == "month" else f"  {name} = {{{value}}}"
+            for name, value in fields
+        )
         entries.append(f"@misc{{{key},\n{body}\n}}\n")
     return "\n".join(entries)
 
@@ -238,25 +248,41 @@ def _http_url(url) -> str | None:
     return quote(url, safe=_URL_SAFE)
 
 
+# In a downloaded Markdown file only these change the meaning of text (emphasis, code, links,
+# HTML, headings, tables); escaping every punctuation mark, as the app does, left titles
+# unreadable in the file ("Large\\-scale pre\\-training\\: a survey\\.").
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|$])")
+
+
+def markdown_text(text) -> str:
+    """`text` for a downloaded Markdown file: the characters that make markup escaped, the rest
+    as typed; whitespace (line breaks included) folded to single spaces."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
 def markdown_list(papers: pd.DataFrame, heading: str) -> str:
-    """A Markdown reading list: heading, then one bullet per paper (escaped title linked to its
-    source, date, authors). Only an http(s) URL becomes a link, percent-encoded; any other URL is
-    printed after the authors as escaped text."""
-    lines = [f"# {escape_markdown(heading)}", ""]
+    """A Markdown reading list: heading, then one bullet per paper (title, escaped by
+    `markdown_text`, linked to its source, date, authors; the abstract indented below). Only an
+    http(s) URL becomes a link, percent-encoded; any other URL is printed after the authors as
+    escaped text."""
+    lines = [f"# {markdown_text(heading)}", ""]
     for rec in papers.itertuples(index=False):
-        title = escape_markdown(rec.title)
+        title = markdown_text(rec.title)
         url = _http_url(rec.url)
         link = f"[{title}](<{url}>)" if url else title
-        authors = escape_markdown("; ".join(rec.authors)) if len(rec.authors) else ""
+        authors = markdown_text("; ".join(rec.authors)) if len(rec.authors) else ""
         date = (
             pd.Timestamp(rec.published).strftime("%Y-%m-%d") if pd.notna(rec.published) else "n.d."
         )
         other = (
-            f" · {escape_markdown(rec.url)}"
+            f" · {escape_markdown(rec.url)}"  # every mark escaped: never a link
             if url is None and isinstance(rec.url, str) and rec.url.strip()
             else ""
         )
         lines.append(f"- {link} ({date}){' — ' + authors if authors else ''}{other}")
+        abstract = getattr(rec, "abstract", None)
+        if isinstance(abstract, str) and abstract.strip():
+            lines.append(f"  {markdown_text(abstract)}")
     return "\n".join(lines) + "\n"
 
 

@@ -14,10 +14,20 @@ import plotly.graph_objects as go
 
 from dashboard.layers import MapLayers, PointLayer
 from dashboard.palette import MUTED
+from dashboard.transforms import FEW_PAPERS
 
 SPARSE_FILL = "rgba(120,120,120,0.13)"
 PARTIAL_FILL = "rgba(255,165,0,0.12)"  # a period the data stops inside (incomplete)
 PARTIAL_NOTE = "partial period"
+LABEL_BOX = "rgba(255,255,255,0.7)"  # a map label's box
+LABEL_BOX_FILTERED = "rgba(255,255,255,0)"  # ... with filters on: none, the matches show
+LABEL_INK_FILTERED = "rgba(17,17,17,0.6)"
+
+
+def count_axis(largest: float) -> dict:
+    """Axis settings for a count: whole-number ticks (never 0.2 papers), one per paper when
+    the largest count is small."""
+    return {"tickformat": ",d", **({"dtick": 1} if largest <= 6 else {})}
 
 
 def _points(layer: PointLayer) -> go.Scattergl:
@@ -67,15 +77,20 @@ def map_figure(layers: MapLayers, *, height: int = 640) -> go.Figure:
                 hoverinfo="skip",
             )
         )
-    # Annotations, not a text trace: WebGL points would be drawn over an SVG text trace.
+    # Annotations, not a text trace: WebGL points would be drawn over an SVG text trace. The
+    # annotations are drawn above the points, so with filters on they lose their box and fade
+    # (the matches under a label stay visible).
+    box, ink = (
+        (LABEL_BOX_FILTERED, LABEL_INK_FILTERED) if layers.is_filtered else (LABEL_BOX, "#111")
+    )
     for rec in layers.labels.itertuples(index=False):
         fig.add_annotation(
             x=float(rec.map_x),
             y=float(rec.map_y),
             text=rec.text,
             showarrow=False,
-            font={"size": 12, "color": "#111"},
-            bgcolor="rgba(255,255,255,0.7)",
+            font={"size": 12, "color": ink},
+            bgcolor=box,
             borderpad=1,
             name="cluster label",
         )
@@ -84,7 +99,9 @@ def map_figure(layers: MapLayers, *, height: int = 640) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"visible": False},
         yaxis={"visible": False, "scaleanchor": "x"},
-        dragmode="lasso",
+        # not lasso: a click selects a point (opens its paper) only outside box/lasso mode;
+        # the toolbar offers box and lasso
+        dragmode="zoom",
         legend={"orientation": "h", "y": 1.02, "x": 0, "itemsizing": "constant"},
         plot_bgcolor="white",
     )
@@ -215,10 +232,11 @@ def timeline_figure(
             x=position[period],
             xref="x",
             yref="paper",
-            y=1.0,
-            yanchor="bottom",
+            y=0.99,  # inside the plot: above it the chart toolbar would cover it
+            yanchor="top",
             showarrow=False,
             font={"size": 11, "color": "#b36b00"},
+            bgcolor="rgba(255,255,255,0.75)",
             name=PARTIAL_NOTE,
         )
     if sparse_periods:
@@ -226,20 +244,27 @@ def timeline_figure(
             text="grey: periods with very few papers",
             xref="paper",
             yref="paper",
-            x=0,
-            y=1.08,
+            x=0.01,
+            y=0.99,  # inside the plot: above it, an exported chart's title would cover it
+            yanchor="top",
             showarrow=False,
             font={"size": 11, "color": "#666"},
+            bgcolor="rgba(255,255,255,0.75)",
             xanchor="left",
         )
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"type": "category", "title": None},
+        # automargin: month labels ("2020-01") are never cut at the chart's edge
+        xaxis={"type": "category", "title": None, "automargin": True},
         yaxis={
             "title": "share of papers" if measure == "share" else "papers",
-            "tickformat": ".0%" if measure == "share" else None,
             "rangemode": "tozero",
+            **(
+                {"tickformat": ".0%"}
+                if measure == "share"
+                else count_axis(counts[measure].max() if len(counts) else 0)
+            ),
         },
         legend={"orientation": "h", "y": -0.15},
         hovermode="closest",
@@ -261,10 +286,7 @@ def _band_path(flags: np.ndarray) -> str:
 def theme_sizes_figure(summary: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
     """Horizontal bars of theme sizes (output of `theme_summary`), growth as bar text."""
     summary = summary.sort_values("n_papers")
-    growth = [
-        f"{g:+.0%} vs previous" + (" (few papers)" if s else "")
-        for g, s in zip(summary["growth"], summary["is_sparse"], strict=True)
-    ]
+    growth = [FEW_PAPERS if pd.isna(g) else f"{g:+.0%} vs previous" for g in summary["growth"]]
     fig = go.Figure(
         go.Bar(
             x=summary["n_papers"],
@@ -279,7 +301,7 @@ def theme_sizes_figure(summary: pd.DataFrame, colors: dict[str, str] | None = No
     fig.update_layout(
         height=max(220, 60 * len(summary) + 60),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"title": "papers"},
+        xaxis={"title": "papers", **count_axis(summary["n_papers"].max() if len(summary) else 0)},
     )
     return fig
 
@@ -305,7 +327,10 @@ def bar_figure(
     fig.update_layout(
         height=max(200, 28 * len(labels) + 80),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"title": x_title, "tickformat": ".0%" if percent else None},
+        xaxis={
+            "title": x_title,
+            **({"tickformat": ".0%"} if percent else count_axis(max(values, default=0))),
+        },
     )
     return fig
 

@@ -18,7 +18,7 @@ import streamlit as st
 from dashboard import data_access, search, state, transforms
 from dashboard.palette import theme_colors
 from dashboard.transforms import Filters, ViewFacts, escape_markdown
-from pipeline import contract
+from pipeline import contract, derive
 
 RUN_COMMAND = (
     "python -m pipeline run data/sample/papers_page_pretraining.txt "
@@ -54,6 +54,26 @@ class ViewContext:
         return transforms.describe_filters(self.filters, self.facts)
 
     @cached_property
+    def data_end(self) -> pd.Timestamp | None:
+        """Where the data of this view ends: the run's latest date (`derive.latest_date` of
+        every paper, whatever the other filters), or the date filter's end when earlier."""
+        end = derive.latest_date(self.papers["published"])
+        if end is not None and self.filters.date_to is not None:
+            end = min(end, pd.Timestamp(self.filters.date_to))
+        return end
+
+    def span(self, kind: str) -> derive.PeriodSpan:
+        """The periods charts and growth cover: where the run's papers are inside the date
+        filter (not only where the matches are), so growth compares the chosen range's last
+        complete periods and timelines run over the whole range."""
+        dates = self.papers["published"]
+        if self.filters.date_from is not None:
+            dates = dates[dates >= pd.Timestamp(self.filters.date_from)]
+        if self.filters.date_to is not None:
+            dates = dates[dates <= pd.Timestamp(self.filters.date_to)]
+        return derive.timeline_span(dates, kind)
+
+    @cached_property
     def shown_probabilities(self) -> pd.DataFrame:
         """Theme probabilities of the papers that pass the filters (a column per theme)."""
         return self.tables["theme_probabilities"][self.mask]
@@ -79,8 +99,8 @@ def no_run_page(title: str, message: str) -> None:
 
 
 def _run_label(manifest: contract.Manifest) -> str:
-    created = manifest.created_at[:16].replace("T", " ")
-    return f"{manifest.run_id} · {created} · {manifest.counts.n_papers} papers"
+    """Short enough for the sidebar (the id holds the date; the facts below give the time)."""
+    return f"{manifest.run_id} · {transforms.n_papers_text(manifest.counts.n_papers)}"
 
 
 def pick_run() -> tuple[str | None, str]:
@@ -122,14 +142,14 @@ def unlisted(runs: list[contract.RunEntry]) -> None:
         )
 
 
-def run_facts(manifest: contract.Manifest) -> None:
-    """The run's date, inputs and counts, as plain text."""
-    counts = manifest.counts
+def run_facts(manifest: contract.Manifest, tables: dict[str, pd.DataFrame]) -> None:
+    """The run's date, inputs and counts (of the reviewed tables: a merge counts), as text."""
+    n_clusters, n_themes = transforms.view_counts(tables)
     inputs = ", ".join(_file_name(i.path) for i in manifest.inputs)
     st.sidebar.text(
         f"Created {manifest.created_at[:19].replace('T', ' ')} UTC\n"
         f"Input: {inputs or 'n/a'}\n"
-        f"{counts.n_papers} papers · {counts.n_clusters} clusters · {counts.n_themes} themes"
+        f"{len(tables['papers'])} papers · {n_clusters} clusters · {n_themes} themes"
     )
 
 
@@ -181,7 +201,7 @@ def sidebar_filters(tables: dict[str, pd.DataFrame], run_id: str = "") -> Filter
         "Clusters",
         list(labels),
         key=state.bind(state.CLUSTERS, lambda v: [int(c) for c in v if int(c) in labels]),
-        format_func=lambda c: f"{labels.get(c, c)}{marks.get(c, '')} (#{c})",
+        format_func=lambda c: transforms.cluster_name(c, f"{labels.get(c, c)}{marks.get(c, '')}"),
         placeholder="All clusters",
         help="Keep only papers of these clusters (✎: changed in review).",
     )
@@ -190,21 +210,31 @@ def sidebar_filters(tables: dict[str, pd.DataFrame], run_id: str = "") -> Filter
     hi = dates.max().date() if len(dates) else None
 
     def in_range(v):
-        return v if v is None or (lo and hi and lo <= v <= hi) else None
+        if v is None or (lo and hi and lo <= v <= hi):
+            return v
+        raise ValueError(v)
+
+    def after_from(v):
+        """`to` within the range and not before `from` (else it is ignored)."""
+        start = st.session_state.get(state.widget_key(state.DATE_FROM))
+        if v is not None and start is not None and v < start:
+            raise ValueError(v)
+        return in_range(v)
 
     date_from, date_to = (
         column.date_input(
             label,
-            key=state.bind(param, in_range),
+            key=state.bind(param, check),
             min_value=lo,
             max_value=hi,
             format="YYYY-MM-DD",
             help=tip,
         )
-        for column, label, param, tip in zip(
-            sb.columns(2),
+        for column, label, param, check, tip in zip(
+            (sb, sb),  # one per line: a column is too narrow for the whole date
             ("From", "To"),
             (state.DATE_FROM, state.DATE_TO),
+            (in_range, after_from),
             ("Papers published on or after this day.", "Papers published on or before this day."),
             strict=True,
         )
@@ -231,7 +261,7 @@ def build_view(run_id: str) -> ViewContext | str:
         tables = data_access.view_tables(run_id)
     except contract.ContractError as exc:
         return str(exc)
-    run_facts(run.manifest)
+    run_facts(run.manifest, tables)
     data_access.warm_query_model(run.manifest.embedding_model)  # no wait: loads in background
     health = data_access.review_health(run_id)
     filters = sidebar_filters(tables, run_id)
@@ -304,6 +334,20 @@ def rerun_notice(ctx: ViewContext) -> None:
     advice = rerun_advice(ctx.manifest)
     if advice:
         st.info(advice, icon=":material/autorenew:")
+
+
+def link_notice(placeholder) -> None:
+    """One line above the page naming the link parameters it could not use (an unknown
+    cluster or paper id, a bad date, `to` before `from`), instead of dropping them silently."""
+    ignored = state.ignored_link_params()
+    if ignored:
+        placeholder.info(
+            escape_markdown(
+                "Not in this run or not valid here, so ignored from the link: "
+                + ", ".join(ignored[:6])
+            ),
+            icon=":material/link_off:",
+        )
 
 
 def link_to_view(

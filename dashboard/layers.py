@@ -15,13 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dashboard.palette import MUTED, cluster_color, theme_colors
+from dashboard.palette import CONTEXT_GREY, MUTED, cluster_color, theme_colors
 from pipeline.contract import UNASSIGNED
 
 CONTEXT = "filtered out"  # name of the faint layer of papers outside the filters
 UNASSIGNED_NAME = "unassigned"
 MOVED_NOTE = "<br>✎ moved by review"  # added to the hover of papers a reviewer moved
 EDITED_MARK = " ✎"  # added to the label of clusters a reviewer changed
+# Above this many papers in colour the hover is the title alone, cut to SHORT_TITLE characters:
+# hover text is most of the figure (75k full hovers: 11 MB to send); a click opens the paper.
+FULL_HOVER_MAX = 20_000
+SHORT_TITLE = 40
+MATCH_GROWTH = 1.5  # matched papers are this much larger when some papers are filtered out
 ZOOM_PAD = 0.15  # margin around a zoomed cluster, as a share of its extent (at least 0.5)
 # Paper columns the map uses (see transforms.paper_view).
 MAP_COLUMNS = (
@@ -30,6 +35,7 @@ MAP_COLUMNS = (
     "map_y",
     "hover",
     "hover_theme",
+    "title",
     "theme_id",
     "theme_name",
     "cluster_id",
@@ -63,6 +69,9 @@ class MapLayers:
     chosen: tuple[float, float] | None  # (map_x, map_y) of the chosen paper, ringed
     labels: pd.DataFrame  # cluster labels: cluster_id, map_x, map_y, text (HTML-escaped)
     window: tuple[float, float, float, float] | None  # (x0, x1, y0, y1) zoom; None: all
+    # Some papers are filtered out: the labels lose their boxes (annotations are drawn above
+    # WebGL points, so a box would hide the matches under it) and the matches grow.
+    is_filtered: bool = False
 
 
 def point_size(n_papers: int) -> float:
@@ -114,9 +123,18 @@ def _layer(frame: pd.DataFrame, name: str, color, size: float, opacity: float, *
     )
 
 
-def _hover(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """The hover text of `frame`'s papers, with MOVED_NOTE for papers a reviewer moved."""
-    text = frame[column]
+def short_hover(titles: pd.Series) -> pd.Series:
+    """HTML-escaped titles cut to SHORT_TITLE characters: the hover of a large map."""
+    cut = titles.astype(str).map(
+        lambda t: t if len(t) <= SHORT_TITLE else t[: SHORT_TITLE - 1] + "…"
+    )
+    return cut.map(html.escape)
+
+
+def _hover(frame: pd.DataFrame, column: str, short: bool = False) -> np.ndarray:
+    """The hover text of `frame`'s papers (`short`: the title alone, cut), with MOVED_NOTE for
+    papers a reviewer moved."""
+    text = short_hover(frame["title"]) if short else frame[column]
     if "is_moved" in frame.columns:
         text = text.where(~frame["is_moved"].to_numpy(bool), text + MOVED_NOTE)
     return text.to_numpy()
@@ -134,6 +152,30 @@ def _labels(centres: pd.DataFrame, edited_clusters: Collection[int]) -> pd.DataF
             "text": np.where(edited, text + EDITED_MARK, text),
         }
     )
+
+
+# The map as drawn (figures.map_figure: about 1000 x 640 px, 12 px labels): how much of the map
+# one character of a label covers, to keep labels from overlapping.
+LABEL_CHAR_PX, LABEL_HEIGHT_PX, MAP_WIDTH_PX, MAP_HEIGHT_PX = 7.0, 18.0, 1000.0, 600.0
+
+
+def declutter(centres: pd.DataFrame, extent: tuple[float, float]) -> pd.DataFrame:
+    """The label rows of `centres` (largest clusters first) whose boxes do not overlap a
+    larger cluster's label, estimated on a map of `extent` (x span, y span) drawn at about
+    MAP_WIDTH_PX x MAP_HEIGHT_PX: a crowded map shows fewer, readable labels."""
+    width, height = (max(float(e), 1e-9) for e in extent)
+    per_char = LABEL_CHAR_PX / MAP_WIDTH_PX * width
+    half_h = LABEL_HEIGHT_PX / MAP_HEIGHT_PX * height / 2
+    kept: list[tuple[float, float, float]] = []  # (x, y, half width) of placed labels
+    keep = []
+    for rec in centres.itertuples(index=False):
+        half_w = len(str(rec.label)) * per_char / 2
+        x, y = float(rec.map_x), float(rec.map_y)
+        clear = all(abs(x - kx) >= half_w + kw or abs(y - ky) >= 2 * half_h for kx, ky, kw in kept)
+        if clear:
+            kept.append((x, y, half_w))
+        keep.append(clear)
+    return centres[np.array(keep, dtype=bool)] if len(centres) else centres
 
 
 def map_layers(
@@ -155,10 +197,12 @@ def map_layers(
     become one faint context layer without hover. Unassigned papers are muted grey.
     `color_by` is "theme" (a colour per theme from `colors`) or "cluster" (a palette colour per
     point, layers still split by theme for the hover, kept out of the legend).
+    Above FULL_HOVER_MAX papers in colour, the hover is the title alone, cut (`short_hover`).
     `highlight_cluster` keeps only that cluster's papers in colour and zooms to it (only the
     context inside the window is kept). `labels` places the labels of the largest
     `max_labels` clusters (None: all) among the shown papers at their median position, ✎
-    marking `edited_clusters`. `selected_row` is the paper row to ring.
+    marking `edited_clusters`, leaving out a label that would overlap a larger cluster's
+    (`declutter`). `selected_row` is the paper row to ring.
     """
     papers = papers[[c for c in MAP_COLUMNS if c in papers.columns]]  # copy less below
     shown = np.ones(len(papers), dtype=bool) if shown is None else np.asarray(shown, dtype=bool)
@@ -170,6 +214,8 @@ def map_layers(
     size = point_size(len(papers))
     points = []
     context = papers[~shown]
+    is_filtered = bool(len(context)) and highlight_cluster is None
+    match_size = size * MATCH_GROWTH if is_filtered else size
     if window is not None:  # only the context inside the zoomed window travels to the browser
         x0, x1, y0, y1 = window
         context = context[
@@ -177,25 +223,32 @@ def map_layers(
             & context["map_y"].between(y0, y1).to_numpy()
         ]
     if len(context):
-        points.append(_layer(context, CONTEXT, MUTED, size * 0.6, 0.18, hover=None))
+        points.append(_layer(context, CONTEXT, CONTEXT_GREY, size * 0.6, 0.18, hover=None))
     visible = papers[shown]
     unassigned = visible[visible["cluster_id"] == UNASSIGNED]
     assigned = visible[visible["cluster_id"] != UNASSIGNED]
+    short = len(visible) > FULL_HOVER_MAX
     if len(unassigned):
-        hover = _hover(unassigned, "hover_theme")
-        points.append(_layer(unassigned, UNASSIGNED_NAME, MUTED, size * 0.8, 0.55, hover=hover))
+        hover = _hover(unassigned, "hover_theme", short)
+        points.append(
+            _layer(unassigned, UNASSIGNED_NAME, MUTED, match_size * 0.8, 0.55, hover=hover)
+        )
     for theme_id, group in assigned.groupby("theme_id", sort=True):
         name = html.escape(str(group["theme_name"].iloc[0]))  # a legend entry: Plotly HTML
-        by_theme = {"hover": _hover(group, "hover"), "hover_adds_name": True}
+        by_theme = {"hover": _hover(group, "hover", short), "hover_adds_name": True}
         if color_by == "cluster":
             color = cluster_color(group["cluster_id"].to_numpy())
             by_theme |= {"in_legend": False, "legend_group": "papers"}
         else:
             color = colors.get(theme_id, MUTED)
-        points.append(_layer(group, name, color, size, 0.85, **by_theme))
+        points.append(_layer(group, name, color, match_size, 0.85, **by_theme))
     chosen = None
     if selected_row is not None and selected_row in set(papers["row"]):
         rec = papers[papers["row"] == selected_row].iloc[0]
         chosen = (float(rec["map_x"]), float(rec["map_y"]))
     centres = cluster_centres(visible if labels else visible.iloc[:0], max_labels)  # no rows: none
-    return MapLayers(tuple(points), chosen, _labels(centres, edited_clusters), window)
+    if len(centres):
+        frame_of = papers if window is None else papers[papers["cluster_id"] == highlight_cluster]
+        extent = (np.ptp(frame_of["map_x"].to_numpy()), np.ptp(frame_of["map_y"].to_numpy()))
+        centres = declutter(centres, extent)
+    return MapLayers(tuple(points), chosen, _labels(centres, edited_clusters), window, is_filtered)

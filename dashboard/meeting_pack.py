@@ -125,7 +125,7 @@ def meeting_html(
         f"<h1>Meeting pack: run {_e(run.run_id)}</h1>",
         "<section id='overview'><h2>Overview</h2><ul>",
         f"<li>{len(tables['papers'])} papers, {len(clusters)} clusters, {n_unassigned} unassigned,"
-        f" {len(tables['themes'])} themes</li>",
+        f" {transforms.view_counts(tables)[1]} themes</li>",
         f"<li>run created {_e(run.manifest.created_at)}; review version "
         f"{int(log['seq'].max()) if len(log) else 0} ({len(log)} decisions)</li>",
         "<li>status: " + ", ".join(f"{_e(k)} {v}" for k, v in sorted(statuses.items())) + "</li>",
@@ -253,7 +253,8 @@ def meeting_pptx(
     slide.shapes.title.text = f"Research themes: run {run.run_id}"
     slide.placeholders[1].text = (
         f"{len(tables['papers'])} papers · {len(clusters)} clusters · "
-        f"{len(tables['themes'])} themes · {(clusters['status'] != 'unreviewed').sum()} reviewed"
+        f"{transforms.view_counts(tables)[1]} themes · "
+        f"{(clusters['status'] != 'unreviewed').sum()} reviewed"
     )
 
     for key, title in (("timeline", "Theme timeline"), ("map", "Paper map")):

@@ -1,5 +1,6 @@
-"""Colours of the dashboard's charts: one stable colour per theme and per cluster, and the muted
-grey of unassigned and filtered-out papers. Theme and cluster ids in, colour strings out."""
+"""Colours of the dashboard's charts: one stable colour per theme and per cluster, and the
+greys of filtered-out papers, unassigned papers and the 'other' theme. Theme and cluster ids
+in, colour strings out."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from plotly.colors import qualitative
 
 from pipeline.contract import OTHER, UNASSIGNED
 
-MUTED = "#b0b4ba"  # unassigned and filtered-out papers
-OTHER_GREY = "#7f7f7f"  # the 'other' theme: papers that fit no named theme
+# Three greys told apart by lightness (they were three alike greys on the map):
+CONTEXT_GREY = "#d5d8dc"  # papers outside the filters (drawn faint as well)
+MUTED = "#a3a8af"  # unassigned papers
+OTHER_GREY = "#56606b"  # the 'other' theme: papers that fit no named theme
 THEME_PALETTE = qualitative.D3
 CLUSTER_PALETTE = qualitative.Dark24 + qualitative.Light24
 

@@ -62,10 +62,47 @@ def flash() -> None:
     if kind == "ok":
         st.success(text, icon=":material/check:")
     elif kind == "stale":
-        st.warning(text + " The page now shows the current state.", icon=":material/sync_problem:")
+        st.warning(
+            text + " The page now shows the current state; what you typed is kept.",
+            icon=":material/sync_problem:",
+        )
         st.button("Refresh", key=state.REVIEW_REFRESH, help="Redraw with the current state.")
     elif kind == "error":
         st.error(text)
+
+
+def changes_since(review: ReviewState, seen: int) -> str:
+    """What other reviewers logged after version `seen` ("Ada: rename #0 'a' → 'b'; …")."""
+    log = review.log
+    if log.empty or "seq" not in log.columns:
+        return ""
+    newer = log[log["seq"] > seen]
+    return "; ".join(f"{r.reviewer}: {r.summary}" for r in newer.itertuples(index=False))
+
+
+def keep_typed_text(seen: int) -> None:
+    """Keep what this browser typed into the review inputs drawn on version `seen` (a decision
+    refused as stale): `kept_input` gives it back to the inputs drawn on the new version."""
+    suffix = f"_v{seen}"
+    st.session_state[state.REVIEW_KEPT_TEXT] = {
+        key[: -len(suffix)]: value
+        for key, value in st.session_state.items()
+        if isinstance(key, str) and key.endswith(suffix) and isinstance(value, str) and value
+    }
+
+
+def kept_input(key: str, owner: object, version: int, default: str = "") -> str:
+    """The key of a text input about `owner` drawn on review `version`, holding the text typed
+    before a refused decision (see `keep_typed_text`), else `default`. Create the widget with
+    this key and no `value`."""
+    versioned = state.versioned(key, owner, version)
+    kept = st.session_state.get(state.REVIEW_KEPT_TEXT, {})
+    base = versioned[: -len(f"_v{version}")]
+    if base in kept:
+        st.session_state[versioned] = kept.pop(base)
+    elif versioned not in st.session_state:
+        st.session_state[versioned] = default
+    return versioned
 
 
 class Decider:
@@ -88,7 +125,12 @@ class Decider:
                 data_access.review_store(), self.review, *args, reviewer=self.reviewer, **kwargs
             )
         except StaleStateError as exc:
-            st.session_state[state.REVIEW_FLASH] = ("stale", str(exc))
+            changed = changes_since(self.review, self.seen)
+            keep_typed_text(self.seen)
+            st.session_state[state.REVIEW_FLASH] = (
+                "stale",
+                str(exc) + (f" Meanwhile: {changed}." if changed else ""),
+            )
         except ReviewError as exc:
             st.session_state[state.REVIEW_FLASH] = ("error", str(exc))
         else:

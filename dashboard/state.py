@@ -23,6 +23,7 @@ import streamlit as st
 _PUBLISHED = "_state_published"  # {param name: serialised value last written to the URL}
 _ACTIVE = "_state_active"  # params bound during the current script run, in order
 _SHADOW = "_state_value_"  # prefix: last value seen, survives widget cleanup between pages
+_IGNORED = "_state_ignored"  # ["name=value", ...]: link parameters this run could not use
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+def _flag(text: str) -> bool:
+    if text not in ("True", "False"):
+        raise ValueError(text)
+    return text == "True"
+
+
 def _opt_int(text: str) -> int | None:
     return int(text) if text not in ("", "None") else None
 
@@ -66,12 +73,14 @@ TL_PERIOD = Param("period", "quarter")
 TL_MEASURE = Param("measure", "n_papers")
 TL_STYLE = Param("style", "lines")
 TL_COUNTS = Param("counts", "papers")  # "papers", or "expected": also expected counts and band
+TL_OTHER = Param("other", False, _flag)  # Timelines: draw "other" beside named themes
 TL_WITHIN = Param("within", "")  # a theme id: show the clusters inside it
 TL_GROUP = Param("group", None)  # theme id or cluster id (as text) whose papers to list
 TL_AT = Param("at", None)  # period label whose papers to list
 CLUSTER = Param("cluster", None, _opt_int)
 CLUSTER_SORT = Param("sort", "relevance")
 CLUSTER_SEARCH = Param("find", "")
+PRESENTER_CLUSTER = Param("showing", None, _opt_int)  # Presenter: the cluster id on screen
 REVIEW_MODE = Param("mode", "clusters")  # Review and Presenter: "clusters" or "triage"
 COMPARE_EARLIER = Param("before", None)  # Compare: the earlier run's id
 COMPARE_LATER = Param("after", None)  # Compare: the later run's id
@@ -83,12 +92,15 @@ REVIEW_SEEN = "_review_seen_version_"  # + run id: the review version this brows
 REVIEWER_KEPT = "_review_reviewer_name"  # the reviewer name; survives page switches
 REVIEW_FLASH = "_review_flash"  # (kind, text) shown once after a decision
 REVIEW_GOTO = "_review_goto"  # cluster id to select on the next run of the Review page
+REVIEW_KEPT_TEXT = "_review_kept_text"  # {input key without version: text} of a refused decision
+REVIEW_STATUS_PICKED = "_review_status_picked"  # cluster id whose status segment was clicked
 SPLIT_PREVIEW = "_review_split_preview"  # the pending SplitPreview
 MEETING_PACK = "_review_meeting_pack"  # (run id, version, {file name: bytes}, has images)
 PRESENTER_AT = "_presenter_position"  # cluster key on screen (survives agenda reorders)
 PRESENTER_AT_INDEX = "_presenter_position_i"  # its agenda position, when the key is gone
 TIMELINE_CLICKED = "_timeline_clicked"  # the chart click already applied (applied once)
 FIRST_STEPS_HIDDEN = "_first_steps_hidden"  # Overview's first steps, dismissed this session
+MAP_SELECTION = "_map_selection"  # (run id, paper rows) of the last box/lasso selection
 
 # Widget keys that are not params. Alike widgets share a base key told apart by `keyed`;
 # Review and Presenter inputs are `versioned`.
@@ -98,6 +110,9 @@ SEARCH_RESULTS = "search_results"  # the ranked search results under a page titl
 OVERVIEW_THEMES_CHART = "overview_themes"
 MAP_CHART = "map_chart"
 MAP_SELECTED = "map_selected"
+MAP_PREV = "map_prev"  # step through the selected (else filtered) papers
+MAP_NEXT = "map_next"
+MAP_CLEAR = "map_clear_selection"
 TIMELINE_CHART = "timeline_chart"  # keyed by grouping (theme_id or cluster_id)
 TIMELINE_PAPERS = "timeline_papers"
 CLUSTERS_TABLE = "clusters_table"
@@ -126,7 +141,6 @@ REVIEW_PAPERS = "review_papers"
 REVIEW_MOVE_PAPERS = "review_move_papers"
 REVIEW_MOVE_TO = "review_move_to"
 # Review buttons and tables, keyed by cluster id.
-REVIEW_STATUS_GO = "review_status_go"
 REVIEW_RENAME = "review_rename"
 REVIEW_THEME_GO = "review_theme_go"
 REVIEW_NOTE_GO = "review_note_go"
@@ -200,10 +214,22 @@ def versioned(key: str, owner: object, version: int) -> str:
 def begin_run() -> None:
     """Start a script run: forget which params were bound last run."""
     st.session_state[_ACTIVE] = []
+    st.session_state[_IGNORED] = []
+
+
+def ignored_link_params() -> list[str]:
+    """The link parameters ("cluster=999") this run could not use: unknown ids, bad values."""
+    return list(st.session_state.get(_IGNORED, []))
+
+
+def _ignore(param: Param, raw: Any) -> None:
+    values = raw if isinstance(raw, list) else [raw]
+    st.session_state.setdefault(_IGNORED, []).extend(f"{param.name}={v}" for v in values)
 
 
 def _from_url(param: Param) -> tuple[bool, Any]:
-    """(changed_from_outside, parsed value) for the URL's value of `param`."""
+    """(changed_from_outside, parsed value) for the URL's value of `param`; a value that
+    does not parse is noted as ignored."""
     if param.name not in st.query_params:
         return False, None
     raw: Any = st.query_params.get_all(param.name) if param.many else st.query_params[param.name]
@@ -213,6 +239,7 @@ def _from_url(param: Param) -> tuple[bool, Any]:
     try:
         value = tuple(param.parse(v) for v in raw) if param.many else param.parse(raw)
     except (TypeError, ValueError):
+        _ignore(param, raw)
         return False, None
     return True, value
 
@@ -231,14 +258,24 @@ def bind(param: Param, valid: Callable[[Any], Any] | None = None) -> str:
         value = st.session_state.get(_SHADOW + param.name, param.default)
     if valid is not None:
         try:
-            value = valid(value)
+            checked = valid(value)
         except (ValueError, TypeError, KeyError):
-            value = param.default
+            checked = param.default
+        if changed and _differs(param, checked, value):  # the link named something not here
+            kept = set(map(str, checked or ())) if param.many else set()
+            _ignore(param, [str(v) for v in value if str(v) not in kept] if param.many else value)
+        value = checked
     if param.many:
         value = list(value or [])
     st.session_state[key] = value
     st.session_state.setdefault(_ACTIVE, []).append(param)
     return key
+
+
+def _differs(param: Param, checked: Any, value: Any) -> bool:
+    if param.many:
+        return list(checked or []) != list(value or [])
+    return checked != value
 
 
 def value(param: Param) -> Any:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import derive
-from pipeline.contract import PERIOD_KINDS, UNASSIGNED
+from pipeline.contract import OTHER, PERIOD_KINDS, UNASSIGNED
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~^=:&])")
 
@@ -127,11 +127,14 @@ def hover_text(view: pd.DataFrame) -> pd.Series:
 
 
 def cluster_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Clusters with their theme name, keywords as text and a `is_changed` marker."""
+    """Clusters with their theme name, keywords as text, a review `status` and a `is_changed`
+    marker."""
     clusters = tables["clusters"].copy()
     names = tables["themes"].set_index("theme_id")["name"]
     clusters["theme_name"] = clusters["theme_id"].map(names).fillna(clusters["theme_id"])
     clusters["keywords_text"] = clusters["keywords"].map(", ".join)
+    if "status" not in clusters.columns:  # a run without a review store
+        clusters["status"] = "unreviewed"
     clusters["is_changed"] = False
     return clusters.sort_values("cluster_id").reset_index(drop=True)
 
@@ -242,8 +245,20 @@ def with_expected(
     return out
 
 
-def _n_papers(n: int) -> str:
-    return f"{n:,} paper" + ("" if n == 1 else "s")
+def view_counts(tables: dict[str, pd.DataFrame]) -> tuple[int, int]:
+    """(clusters, named themes) of a run's (reviewed) tables: the unassigned papers are not a
+    cluster and "other" is not a theme, as the run's manifest counts them; after a merge the
+    reviewed tables count one cluster less."""
+    clusters, themes = tables["clusters"], tables["themes"]
+    return (
+        int((clusters["cluster_id"] != UNASSIGNED).sum()),
+        int((themes["theme_id"] != OTHER).sum()),
+    )
+
+
+def n_papers_text(n: int, noun: str = "paper") -> str:
+    """`n` and `noun`, plural unless n is 1: "1 paper", "2,300 papers", "5 selected papers"."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def outside_span_text(span: derive.PeriodSpan) -> str:
@@ -254,12 +269,12 @@ def outside_span_text(span: derive.PeriodSpan) -> str:
     parts = []
     if span.n_before:
         parts.append(
-            f"{_n_papers(span.n_before)} before {span.periods[0]} "
+            f"{n_papers_text(span.n_before)} before {span.periods[0]} "
             f"(earliest {span.earliest.date().isoformat()})"
         )
     if span.n_after:
         parts.append(
-            f"{_n_papers(span.n_after)} after {span.periods[-1]} "
+            f"{n_papers_text(span.n_after)} after {span.periods[-1]} "
             f"(latest {span.latest.date().isoformat()})"
         )
     longer = " or a longer period" if span.is_capped and span.kind != "year" else ""
@@ -309,22 +324,30 @@ def partial_periods_text(counts: pd.DataFrame, data_end: pd.Timestamp | None = N
     )
 
 
+UNASSIGNED_LABEL = "Unassigned papers"  # the row of papers no cluster took, in tables
+GROWTH_MIN_PAPERS = derive.SPARSE_MIN_PAPERS  # growth needs this many papers in both periods
+FEW_PAPERS = "few papers"  # shown instead of a growth computed from fewer papers
+
+
 def growth_by_group(
     papers: pd.DataFrame,
     by: str,
     period_kind: str = "quarter",
     totals_from: pd.DataFrame | None = None,
     data_end: pd.Timestamp | None = None,
+    span: derive.PeriodSpan | None = None,
 ) -> pd.DataFrame:
     """Per group: n_papers, papers in the last complete period and in the one before, growth.
 
-    A partial last period (the data stops inside it, see `derive.is_partial_period`) is left out, so
-    it is never compared as if complete. Columns: `by`, n_papers, last_period, previous_period,
-    partial_period ("" when none), n_last, n_previous, growth, is_sparse. `growth` =
-    (n_last - n_previous) / max(n_previous, 1); `is_sparse` when the two compared periods
-    together hold fewer than SPARSE_MIN_PAPERS dated papers, or there are not two of them.
+    The periods are those of `span` (default: where `totals_from` papers are, see
+    `timeline_counts`); pass the view's span so a filter never moves the compared periods. A
+    partial last period (the data stops inside it, see `derive.is_partial_period`) is left out,
+    so it is never compared as if complete. Columns: `by`, n_papers, last_period,
+    previous_period, partial_period ("" when none), n_last, n_previous, growth, is_sparse.
+    `growth` = (n_last - n_previous) / n_previous, NaN (shown as FEW_PAPERS) when `is_sparse`:
+    fewer than GROWTH_MIN_PAPERS papers in either period, or not two periods to compare.
     """
-    counts = timeline_counts(papers, period_kind, by, totals_from, data_end)
+    counts = timeline_counts(papers, period_kind, by, totals_from, data_end, span)
     size = papers.groupby(by).size().rename("n_papers")
     periods = counts["period"].drop_duplicates().tolist()
     end = derive.latest_date((papers if totals_from is None else totals_from)["published"])
@@ -341,14 +364,18 @@ def growth_by_group(
             out[col] = pivot[period].reindex(out.index).fillna(0).astype(int)
         else:
             out[col] = 0
-    if previous:
-        totals = counts.drop_duplicates("period").set_index("period")["n_period_total"]
-        sparse = int(totals[last] + totals[previous]) < derive.SPARSE_MIN_PAPERS
-    else:
-        sparse = True
-    out["growth"] = (out["n_last"] - out["n_previous"]) / out["n_previous"].clip(lower=1)
+    sparse = (out["n_last"] < GROWTH_MIN_PAPERS) | (out["n_previous"] < GROWTH_MIN_PAPERS)
+    if not previous:
+        sparse[:] = True
+    growth = (out["n_last"] - out["n_previous"]) / out["n_previous"].clip(lower=1)
+    out["growth"] = growth.where(~sparse)
     out["is_sparse"] = sparse
     return out.reset_index().rename(columns={"index": by})
+
+
+def growth_text(growth: float) -> str:
+    """A growth (from `growth_by_group`) as text: "+35%", or FEW_PAPERS when it is NaN."""
+    return FEW_PAPERS if pd.isna(growth) else f"{growth:+.0%}"
 
 
 def theme_summary(
@@ -356,10 +383,11 @@ def theme_summary(
     themes: pd.DataFrame,
     period_kind: str = "quarter",
     data_end: pd.Timestamp | None = None,
+    span: derive.PeriodSpan | None = None,
 ) -> pd.DataFrame:
     """Theme sizes with growth over the last two complete periods (see `growth_by_group`):
     theme_id, name, n_papers, the compared periods, n_last, n_previous, growth, is_sparse."""
-    growth = growth_by_group(papers, "theme_id", period_kind, data_end=data_end)
+    growth = growth_by_group(papers, "theme_id", period_kind, data_end=data_end, span=span)
     out = themes[["theme_id", "name"]].merge(growth, on="theme_id", how="inner")
     return out.sort_values("n_papers", ascending=False).reset_index(drop=True)
 
@@ -379,6 +407,7 @@ CLUSTER_SUMMARY_COLUMNS = (
     "partial_period",
     "keywords_text",
     "is_sparse",
+    "status",
     "is_changed",
 )
 
@@ -388,22 +417,28 @@ def cluster_summary(
     clusters: pd.DataFrame,
     period_kind: str = "quarter",
     data_end: pd.Timestamp | None = None,
+    span: derive.PeriodSpan | None = None,
 ) -> pd.DataFrame:
     """One row per cluster present in `papers`: label, theme, size, date span, growth over the
     last two complete periods (named in last_period / previous_period / partial_period, see
-    `growth_by_group`; `data_end` = the whole run's `derive.latest_date`), keywords."""
+    `growth_by_group`; `data_end` = the whole run's `derive.latest_date`, `span` the view's
+    periods), keywords. The unassigned papers' row has no theme and no growth."""
     if papers.empty:
         return pd.DataFrame(columns=list(CLUSTER_SUMMARY_COLUMNS))
     growth = growth_by_group(
-        papers, "cluster_id", period_kind, totals_from=papers, data_end=data_end
+        papers, "cluster_id", period_kind, totals_from=papers, data_end=data_end, span=span
     )
     span = papers.groupby("cluster_id")["published"].agg(first="min", last="max").reset_index()
     out = (
-        clusters[["cluster_id", "label", "theme_name", "keywords_text", "is_changed"]]
+        clusters[["cluster_id", "label", "theme_name", "keywords_text", "status", "is_changed"]]
         .merge(growth, on="cluster_id", how="inner")
         .merge(span, on="cluster_id", how="left")
     )
     out = out[list(CLUSTER_SUMMARY_COLUMNS)]
+    unassigned = out["cluster_id"] == UNASSIGNED
+    out.loc[unassigned, ["theme_name", "status"]] = ""
+    out.loc[unassigned, "label"] = UNASSIGNED_LABEL
+    out.loc[unassigned, "growth"] = np.nan
     return out.sort_values("n_papers", ascending=False).reset_index(drop=True)
 
 
@@ -472,9 +507,15 @@ def nearest_rows(
     return pool[top], sims[top]
 
 
-def paper_table(papers: pd.DataFrame) -> pd.DataFrame:
-    """The columns a paper list shows (plain text; rendered by st.dataframe, never as HTML)."""
-    return pd.DataFrame(
+def cluster_name(cluster_id: int, label: str) -> str:
+    """How pickers name a cluster: "label (#3)"; the unassigned papers without their -1."""
+    return label if cluster_id == UNASSIGNED else f"{label} (#{cluster_id})"
+
+
+def paper_table(papers: pd.DataFrame, abstracts: bool = False) -> pd.DataFrame:
+    """The columns a paper list shows (plain text; rendered by st.dataframe, never as HTML);
+    with `abstracts`, the abstract last (downloads)."""
+    table = pd.DataFrame(
         {
             "paper_id": papers["paper_id"],
             "title": papers["title"],
@@ -485,3 +526,6 @@ def paper_table(papers: pd.DataFrame) -> pd.DataFrame:
             "link": papers["url"].where(papers["url"].fillna("").str.match(r"^https?://"), None),
         }
     ).reset_index(drop=True)
+    if abstracts:
+        table["abstract"] = papers["abstract"].to_numpy()
+    return table

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -124,13 +125,15 @@ def chart(
     ctx: ViewContext,
     key: str,
     select: bool | tuple[str, ...] = False,
+    on_select: Callable[[], None] | None = None,
 ):
     """Show a figure with an Export menu (PNG, SVG, HTML, CSV). Export files carry `title`
     and the active filters as subtitle; they are built only when a button is clicked (`data`
     may be a callable returning the chart's data, so large tables are built only then).
-    Returns the selection event when `select` is true (or a tuple of selection modes)."""
+    Returns the selection event when `select` is true (or a tuple of selection modes);
+    `on_select` is called (before the rerun) when the user changes the selection."""
     modes = select if isinstance(select, tuple) else ("points", "box", "lasso")
-    kwargs = {"on_select": "rerun", "selection_mode": modes} if select else {}
+    kwargs = {"on_select": on_select or "rerun", "selection_mode": modes} if select else {}
     event = st.plotly_chart(fig, key=key, config={"displaylogo": False}, **kwargs)
     subtitle = f"{ctx.filter_text} · run {ctx.run_id}"
     stem = exports.file_stem(title)
@@ -168,15 +171,35 @@ def chart(
     return event
 
 
-def paper_list(papers: pd.DataFrame, key: str, height: int | str = "auto") -> None:
-    """A table of papers (plain text cells, link column)."""
+def chart_rows(event) -> list[int]:
+    """The paper rows (customdata) of the points a chart selection event holds, sorted."""
+    points = (event or {}).get("selection", {}).get("points", [])
+    return sorted(
+        {
+            int(p["customdata"] if np.isscalar(p["customdata"]) else p["customdata"][0])
+            for p in points
+            if p.get("customdata") is not None
+        }
+    )
+
+
+def paper_list(
+    papers: pd.DataFrame,
+    key: str,
+    height: int | str = "auto",
+    on_select: Callable[[], None] | None = None,
+) -> None:
+    """A table of papers (plain text cells, link column); with `on_select`, a row can be
+    clicked (one at a time) and `on_select` runs when it is."""
+    picking = {"on_select": on_select, "selection_mode": "single-row"} if on_select else {}
     st.dataframe(
         transforms.paper_table(papers),
         key=key,
         hide_index=True,
         height=height,
+        **picking,
         column_config={
-            "paper_id": st.column_config.TextColumn("id", width="small"),
+            "paper_id": st.column_config.TextColumn("id", width="medium"),  # ids whole
             "title": st.column_config.TextColumn("title", width="large"),
             "link": st.column_config.LinkColumn("link", display_text="open"),
         },
@@ -224,5 +247,11 @@ def paper_detail(ctx: ViewContext, row: int) -> None:
         table,
         hide_index=True,
         key=state.keyed(state.NEAREST, row),
-        column_config={"link": st.column_config.LinkColumn("link", display_text="open")},
+        column_config={
+            "paper_id": st.column_config.TextColumn("id", width="medium"),
+            "similarity": st.column_config.NumberColumn(
+                "similarity", format="%.3f", help="cosine similarity of the embeddings, -1 to 1"
+            ),
+            "link": st.column_config.LinkColumn("link", display_text="open"),
+        },
     )

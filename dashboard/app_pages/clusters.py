@@ -5,7 +5,6 @@ import streamlit as st
 
 from dashboard import exports, figures, frame, layers, state, transforms, widgets
 from dashboard.transforms import escape_markdown
-from pipeline import derive
 
 ctx = frame.view()
 shown = ctx.shown
@@ -29,14 +28,14 @@ cluster_id = st.selectbox(
     "Open a cluster",
     sorted(labels, key=lambda c: (c < 0, c)),
     key=key_cluster,
-    format_func=lambda c: f"{labels[c]}{marks.get(c, '')} (#{c})",
+    format_func=lambda c: transforms.cluster_name(c, labels[c] + marks.get(c, "")),
     placeholder="Choose a cluster, or pick a row below",
     help="A cluster's page: theme mix, keywords, papers over time, map, and its papers.",
 )
 
 if cluster_id is None:
-    data_end = derive.latest_date(ctx.papers["published"])  # the whole run's, whatever the filters
-    summary = transforms.cluster_summary(shown, clusters, "quarter", data_end)
+    data_end = ctx.data_end  # the run's, or the date filter's end
+    summary = transforms.cluster_summary(shown, clusters, "quarter", data_end, ctx.span("quarter"))
     growth_text = transforms.growth_periods_text(summary, data_end)
     find = st.text_input(
         "Find clusters by label, theme or keyword",
@@ -50,15 +49,31 @@ if cluster_id is None:
         summary = summary[text.str.contains(find.strip().lower(), regex=False)]
     n_groups = int((summary["cluster_id"] >= 0).sum())
     unassigned = " + the unassigned papers" if (summary["cluster_id"] < 0).any() else ""
-    st.caption(f"{n_groups} clusters{unassigned} · click a row to open it · click a header to sort")
+    st.caption(
+        f"{transforms.n_papers_text(n_groups, 'cluster')}{unassigned} · click a row to open it "
+        "· click a header to sort"
+    )
+    if ctx.filters.themes:
+        st.caption(
+            "Theme filter: the clusters holding papers of the chosen themes, counting only those "
+            "papers. A cluster's theme (that of most of its papers) may be another one."
+        )
     if growth_text:
-        st.caption(f"Growth %: {growth_text}.")  # period labels and a date: nothing to escape
-    table = summary.assign(growth=(summary["growth"] * 100).round(0))
-    event = st.dataframe(
+        st.caption(f"Growth: {growth_text}.")  # period labels and a date: nothing to escape
+    table = summary.assign(growth=summary["growth"].map(transforms.growth_text))
+    table.loc[table["cluster_id"] < 0, "growth"] = ""
+
+    def _open_row() -> None:
+        rows = st.session_state[state.CLUSTERS_TABLE]["selection"]["rows"]
+        if rows:
+            _open(int(table.iloc[rows[0]]["cluster_id"]))
+
+    st.dataframe(
         table[
             [
                 "cluster_id",
                 "label",
+                "status",
                 "is_changed",
                 "theme_name",
                 "n_papers",
@@ -70,30 +85,29 @@ if cluster_id is None:
         ],
         hide_index=True,
         key=state.CLUSTERS_TABLE,
-        on_select="rerun",
+        on_select=_open_row,
         selection_mode="single-row",
         column_config={
             "cluster_id": st.column_config.NumberColumn("#", width="small"),
+            "label": "cluster",
+            "status": st.column_config.TextColumn(
+                "status", help="Review status: unreviewed, accepted, needs work or rejected."
+            ),
             "theme_name": "theme",
             "n_papers": "papers",
             "first": st.column_config.DateColumn("first paper"),
             "last": st.column_config.DateColumn("last paper"),
-            "growth": st.column_config.NumberColumn(
-                "growth %", format="%+d%%", help="last complete quarter against the one before"
+            "growth": st.column_config.TextColumn(
+                "growth",
+                help="Last complete quarter against the one before; 'few papers' when either "
+                f"holds fewer than {transforms.GROWTH_MIN_PAPERS} of the cluster's papers.",
             ),
             "keywords_text": st.column_config.TextColumn("top keywords", width="large"),
-            "is_changed": st.column_config.CheckboxColumn("reviewed"),
+            "is_changed": st.column_config.CheckboxColumn(
+                "edited", help="A reviewer renamed, merged, split or moved papers of it (✎)."
+            ),
         },
     )
-    rows = event.selection.rows if event else []
-    if rows:
-        st.button(
-            escape_markdown(f"Open {labels[int(table.iloc[rows[0]]['cluster_id'])]}"),
-            type="primary",
-            on_click=_open,
-            args=(int(table.iloc[rows[0]]["cluster_id"]),),
-            help="Open the selected cluster's page.",
-        )
 else:
     info = clusters.set_index("cluster_id").loc[cluster_id]
     members_all = ctx.papers[ctx.papers["cluster_id"] == cluster_id]
@@ -102,7 +116,7 @@ else:
     st.header(escape_markdown(info["label"]))
     st.caption(
         escape_markdown(
-            f"Theme: {info['theme_name']} · {len(members_all)} papers"
+            f"Theme: {info['theme_name']} · {transforms.n_papers_text(len(members_all))}"
             + (f" ({len(members)} match the filters)" if ctx.filters.is_active else "")
             + f" · keywords: {info['keywords_text']}"
         )
@@ -134,9 +148,14 @@ else:
         c3, c4 = st.columns(2)
         with c3:
             st.subheader("Over time")
-            data_end = derive.latest_date(ctx.papers["published"])
+            data_end = ctx.data_end
             counts = transforms.timeline_counts(
-                members, "quarter", "cluster_id", totals_from=shown, data_end=data_end
+                members,
+                "quarter",
+                "cluster_id",
+                totals_from=shown,
+                data_end=data_end,
+                span=ctx.span("quarter"),
             )
             widgets.chart(
                 figures.timeline_figure(counts, names={cluster_id: info["label"]}, height=320),
@@ -177,17 +196,17 @@ else:
                 with st.expander(escape_markdown(f"{rec.title} ({rec.date})")):
                     st.caption(escape_markdown(rec.authors_text))
                     st.markdown(escape_markdown(rec.abstract))
-        st.subheader(f"All {len(ordered)} papers")
+        st.subheader("All " + transforms.n_papers_text(len(ordered)))
         widgets.paper_list(ordered, key=state.CLUSTER_PAPER_LIST)
         stem = exports.file_stem(info["label"])
         d1, d2, d3 = st.columns(3)
         d1.download_button(
             "Papers (CSV)",
-            data=lambda: exports.safe_csv(transforms.paper_table(ordered)),
+            data=lambda: exports.safe_csv(transforms.paper_table(ordered, abstracts=True)),
             file_name=f"{stem}.csv",
             mime="text/csv",
             key=state.CLUSTER_CSV,
-            help="This cluster's filtered papers as a spreadsheet (CSV).",
+            help="This cluster's filtered papers as a spreadsheet (CSV), with abstracts.",
         )
         d2.download_button(
             "Papers (BibTeX)",

@@ -5,7 +5,6 @@ import streamlit as st
 
 from dashboard import data_access, figures, frame, state, transforms, widgets
 from dashboard.transforms import escape_markdown
-from pipeline import derive
 from pipeline.contract import OTHER, PERIOD_KINDS, UNASSIGNED
 
 ctx = frame.view()
@@ -43,8 +42,8 @@ else:
         help="Growth compares the last complete month, quarter or year with the one before; a "
         "period the data stops inside is left out.",
     )
-    data_end = derive.latest_date(ctx.papers["published"])  # the whole run's, whatever the filters
-    summary = transforms.theme_summary(shown, ctx.tables["themes"], period, data_end)
+    data_end, span = ctx.data_end, ctx.span(period)  # the run's, inside the date filter
+    summary = transforms.theme_summary(shown, ctx.tables["themes"], period, data_end, span)
     if len(summary):  # period labels and a date only: nothing to escape
         st.caption(f"Growth: {transforms.growth_periods_text(summary, data_end)}.")
     left, right = st.columns([1, 1])
@@ -61,7 +60,7 @@ else:
         st.subheader(" ")
         expected = transforms.expected_papers(ctx.shown_probabilities).set_index("theme_id")
         table = summary.assign(
-            growth=(summary["growth"] * 100).round(0),
+            growth=summary["growth"].map(transforms.growth_text),
             expected=summary["theme_id"].map(
                 lambda t: (
                     f"{expected.at[t, 'expected']:.0f} "
@@ -82,11 +81,13 @@ else:
                 ),
                 "n_previous": next(iter(summary["previous_period"]), "") or "previous period",
                 "n_last": next(iter(summary["last_period"]), "") or "last complete period",
-                "growth": st.column_config.NumberColumn("growth %", format="%+d%%"),
+                "growth": st.column_config.TextColumn(
+                    "growth",
+                    help=f"Shown when both periods hold at least {transforms.GROWTH_MIN_PAPERS} "
+                    "papers of the theme, else 'few papers'.",
+                ),
             },
         )
-        if bool(summary["is_sparse"].any()):
-            st.caption("Few papers in the last two periods: read growth with care.")
         st.page_link(
             "app_pages/timelines.py",
             label="See the theme timelines",
@@ -103,28 +104,33 @@ else:
             )
 
     summary_c = transforms.cluster_summary(
-        shown[shown["cluster_id"] != UNASSIGNED], clusters, period, data_end
+        shown[shown["cluster_id"] != UNASSIGNED], clusters, period, data_end, span
     )
     largest = summary_c.head(5)
-    fastest = (
-        summary_c[summary_c["n_papers"] >= 3]
+    fastest = (  # growth is NaN from few papers: never listed, nor a cluster that did not grow
+        summary_c[summary_c["growth"] > 0]
         .sort_values(["growth", "n_papers"], ascending=False)
         .head(5)
     )
     c1, c2 = st.columns(2)
     for column, title, frame, fmt in (
-        (c1, "Largest clusters", largest, lambda r: f"{r.n_papers} papers"),
+        (c1, "Largest clusters", largest, lambda r: transforms.n_papers_text(r.n_papers)),
         (
             c2,
             "Fastest-growing clusters",
             fastest,
-            lambda r: f"{r.growth:+.0%} ({r.n_previous} → {r.n_last})",
+            lambda r: f"{transforms.growth_text(r.growth)} ({r.n_previous} → {r.n_last})",
         ),
     ):
         with column:
             st.subheader(title)
             if frame.empty:
-                st.caption("None yet.")
+                st.caption(
+                    "None: no cluster grew from at least "
+                    f"{transforms.GROWTH_MIN_PAPERS} papers in both periods."
+                    if title.startswith("Fastest")
+                    else "None yet."
+                )
             for rec in frame.itertuples(index=False):
                 st.page_link(
                     "app_pages/clusters.py",

@@ -16,8 +16,9 @@ review = data_access.review_state(ctx.run_id)
 seen = review_ui.begin(review)
 themes = dict(zip(ctx.tables["themes"]["theme_id"], ctx.tables["themes"]["name"], strict=True))
 
-st.markdown(  # static CSS only: large type for a projector
+st.markdown(  # static CSS only: large type for a projector, no sidebar
     "<style>[data-testid='stMain'] .block-container{max-width:100%;padding-top:1.5rem}"
+    "[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl']{display:none}"
     "[data-testid='stMain'] h1{font-size:3.2rem !important}"
     "[data-testid='stMain'] .stMarkdown p,[data-testid='stMain'] .stMarkdown li"
     "{font-size:1.45rem}</style>",
@@ -25,8 +26,22 @@ st.markdown(  # static CSS only: large type for a projector
 )
 st.caption(
     "For a meeting on a projector: one cluster at a time in large type, with its top papers "
-    "and timeline; decide its status in one click, then go to the next (the whole run: the "
-    "sidebar filters do not apply)."
+    "and timeline; decide its status in one click, then go to the next (← and → keys). The "
+    "sidebar is hidden; the whole run is shown."
+)
+if ctx.filters.is_active:
+    st.info(
+        escape_markdown(
+            f"The sidebar filters ({ctx.filter_text}) do not apply here: the agenda is every "
+            "cluster of the run."
+        ),
+        icon=":material/filter_alt_off:",
+    )
+st.page_link(
+    "app_pages/review.py",
+    label="Leave the presenter (Review page)",
+    icon=":material/arrow_back:",
+    help="Back to the Review page, with the sidebar.",
 )
 review_ui.flash()
 with st.expander("Reviewer", expanded=not review_ui.known_reviewer()):
@@ -51,18 +66,34 @@ if agenda.empty:
     st.stop()
 
 keys = agenda["cluster_key"].tolist()
+ids = [int(c) for c in agenda["cluster_id"]]
+
+
+def _in_agenda(value):
+    """A cluster id of the agenda, else ValueError (the link's id is then ignored)."""
+    if value is not None and int(value) not in ids:
+        raise ValueError(value)
+    return None if value is None else int(value)
+
+
+# The cluster on screen is in the URL (`showing`); a link's cluster opens at once.
+wanted = st.session_state[state.bind(state.PRESENTER_CLUSTER, _in_agenda)]
 current = st.session_state.get(state.PRESENTER_AT)
 index = (
-    keys.index(current)
+    ids.index(int(wanted))
+    if wanted is not None
+    else keys.index(current)
     if current in keys
     else min(st.session_state.get(state.PRESENTER_AT_INDEX, 0), len(keys) - 1)
 )
 
 
 def _show(i: int) -> None:
-    """Put agenda item `i` on screen: its cluster key, and its position for when the key goes."""
+    """Put agenda item `i` on screen: its cluster key, and its position for when the key goes,
+    and its id in the URL."""
     st.session_state[state.PRESENTER_AT] = keys[i]
     st.session_state[state.PRESENTER_AT_INDEX] = i
+    state.set_value(state.PRESENTER_CLUSTER, ids[i])
 
 
 def _go(step: int) -> None:
@@ -79,8 +110,9 @@ nav_prev.button(
     on_click=_go,
     args=(-1,),
     key=state.PRESENTER_PREV,
+    shortcut="left",
     width="stretch",
-    help="The previous cluster of the agenda.",
+    help="The previous cluster of the agenda (key ←).",
 )
 progress.progress((index + 1) / len(keys), text=f"{index + 1} of {len(keys)}")
 nav_next.button(
@@ -88,14 +120,16 @@ nav_next.button(
     on_click=_go,
     args=(1,),
     key=state.PRESENTER_NEXT,
+    shortcut="right",
     width="stretch",
-    help="The next cluster of the agenda.",
+    help="The next cluster of the agenda (key →).",
 )
 
 st.title(escape_markdown(row["label"]) + (" ✎" if row["is_edited"] else ""))
 st.markdown(
     escape_markdown(
-        f"{row['n_papers']} papers · theme: {themes.get(row['theme_id'], row['theme_id'])} · "
+        f"{transforms.n_papers_text(row['n_papers'])} · "
+        f"theme: {themes.get(row['theme_id'], row['theme_id'])} · "
         f"status: {row['status']}"
     )
 )
@@ -137,7 +171,8 @@ for col, status in zip(
         key=state.PRESENTER_STATUS[status],
         width="stretch",
         disabled=not can_decide,
-        type="primary" if row["status"] == status else "secondary",
+        # the current status stands out, except "unreviewed": nothing decided, not an alarm
+        type="primary" if row["status"] == status != "unreviewed" else "secondary",
         help=f"Set this cluster's status to {status} (logged at once).",
     ):
         decide(set_status, cluster_id, status)
@@ -145,8 +180,9 @@ r1, r2 = st.columns(2)
 with r1:
     name = st.text_input(
         "Rename",
-        value=row["label"],
-        key=state.versioned(state.PRESENTER_LABEL, row["cluster_key"], review.version),
+        key=review_ui.kept_input(
+            state.PRESENTER_LABEL, row["cluster_key"], review.version, row["label"]
+        ),
         help="A new label for this cluster.",
     )
     if st.button(
@@ -156,7 +192,7 @@ with r1:
 with r2:
     note = st.text_input(
         "Note",
-        key=state.versioned(state.PRESENTER_NOTE, row["cluster_key"], review.version),
+        key=review_ui.kept_input(state.PRESENTER_NOTE, row["cluster_key"], review.version),
         help="A remark for the group, kept with the cluster.",
     )
     if st.button(
@@ -170,6 +206,11 @@ with st.expander(f"Agenda ({len(keys)} clusters)"):
     picked = st.dataframe(
         table,
         hide_index=True,
+        column_config={
+            "cluster_id": st.column_config.NumberColumn("cluster #", width="small"),
+            "label": "cluster",
+            "n_papers": "papers",
+        },
         key=state.PRESENTER_AGENDA,
         on_select="rerun",
         selection_mode="single-row",

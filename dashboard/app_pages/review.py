@@ -7,7 +7,7 @@ shown with its decision buttons disabled; decisions replay skipped are listed.""
 
 import streamlit as st
 
-from dashboard import data_access, frame, review_ui, state, triage_ui
+from dashboard import data_access, frame, review_ui, state, transforms, triage_ui
 from dashboard.transforms import escape_markdown
 from pipeline.contract import UNASSIGNED
 from pipeline.review import (
@@ -17,6 +17,7 @@ from pipeline.review import (
     describe,
     effective_decisions,
     merge,
+    merged_status,
     move,
     rename,
     set_status,
@@ -41,6 +42,7 @@ labels = dict(zip(clusters["cluster_id"], clusters["label"], strict=True))
 themes = dict(zip(ctx.tables["themes"]["theme_id"], ctx.tables["themes"]["name"], strict=True))
 sizes = dict(zip(clusters["cluster_id"], clusters["n_papers"], strict=True))
 edited = dict(zip(clusters["cluster_id"], clusters["is_edited"], strict=True))
+statuses = dict(zip(clusters["cluster_id"], clusters["status"], strict=True))
 n_unassigned = int((review.assignments["cluster_id"] == UNASSIGNED).sum())
 
 review_ui.flash()
@@ -66,7 +68,7 @@ st.caption(
 def _cluster_name(c):
     if c == UNASSIGNED:
         return f"Unassigned papers — queue to place ({n_unassigned})"
-    return f"{labels[c]}{' ✎' if edited[c] else ''} (#{c}, {sizes[c]} papers)"
+    return f"{labels[c]}{' ✎' if edited[c] else ''} (#{c}, {transforms.n_papers_text(sizes[c])})"
 
 
 ordered = sorted(labels, key=lambda c: (c != UNASSIGNED, c))
@@ -104,7 +106,8 @@ else:
     st.subheader(escape_markdown(row["label"]) + (" ✎" if row["is_edited"] else ""))
     st.caption(
         escape_markdown(
-            f"{row['n_papers']} papers · theme {themes.get(row['theme_id'], row['theme_id'])} · "
+            f"{transforms.n_papers_text(row['n_papers'])} · "
+            f"theme {themes.get(row['theme_id'], row['theme_id'])} · "
             f"status {row['status']} · keywords: {', '.join(row['keywords'][:8])}"
             + (
                 f" · originally '{row['original_label']}'"
@@ -115,24 +118,29 @@ else:
     )
     left, right = st.columns(2)
     with left:
-        status = st.segmented_control(
+        status_key = _input(state.REVIEW_STATUS)
+
+        def _status_picked(cluster_id=cluster_id, key=status_key):
+            if st.session_state.get(key) is None:  # a click on the chosen segment clears it:
+                del st.session_state[key]  # drawn again from its default, the current status
+            else:
+                st.session_state[state.REVIEW_STATUS_PICKED] = cluster_id
+
+        st.segmented_control(
             "Status",
             list(STATUSES),
             default=row["status"],
-            key=_input(state.REVIEW_STATUS),
-            help="Where the review of this cluster stands; saved with 'Save status'.",
-        )
-        if st.button(
-            "Save status",
-            key=_button(state.REVIEW_STATUS_GO),
+            key=status_key,
+            on_change=_status_picked,
             disabled=not can_decide,
-            help="Log the chosen status for this cluster.",
-        ):
-            decide(set_status, cluster_id, status or row["status"])
+            help="Where the review of this cluster stands; a click saves it at once.",
+        )
+        if st.session_state.pop(state.REVIEW_STATUS_PICKED, None) == cluster_id:
+            if st.session_state[status_key] != row["status"]:
+                decide(set_status, cluster_id, st.session_state[status_key])
         name = st.text_input(
             "Name",
-            value=row["label"],
-            key=_input(state.REVIEW_LABEL),
+            key=review_ui.kept_input(state.REVIEW_LABEL, cluster_id, review.version, row["label"]),
             help="The cluster's label on every page and in the meeting pack.",
         )
         if st.button(
@@ -163,7 +171,7 @@ else:
             st.text(f"• {note}")
         text = st.text_area(
             "Add a note",
-            key=_input(state.REVIEW_NOTE),
+            key=review_ui.kept_input(state.REVIEW_NOTE, cluster_id, review.version),
             height=90,
             help="A remark for the group, kept with the cluster and shown in the meeting pack.",
         )
@@ -184,9 +192,15 @@ else:
             key=_input(state.REVIEW_MERGE),
             help="Clusters whose papers join this one; the smallest id is kept.",
         )
+        if chosen:
+            after = merged_status([row["status"], *(statuses[c] for c in chosen)])
+            st.caption(
+                f"The merged cluster's status will be **{after}**: the status the reviewed "
+                "clusters agree on; unreviewed when none is reviewed or they disagree."
+            )
         merged_name = st.text_input(
             "Name of the merged cluster (optional)",
-            key=_input(state.REVIEW_MERGE_NAME),
+            key=review_ui.kept_input(state.REVIEW_MERGE_NAME, cluster_id, review.version),
             help="Empty: a name made from the merged clusters' labels.",
         )
         if st.button(
@@ -237,6 +251,7 @@ else:
                 preview.papers.assign(part=preview.papers["part"] + 1),
                 hide_index=True,
                 key=_button(state.REVIEW_SPLIT_TABLE),
+                column_config={"paper_id": st.column_config.TextColumn("id", width="medium")},
             )
             a, b = st.columns(2)
             if a.button(
@@ -264,7 +279,10 @@ picked = st.dataframe(
     key=_input(state.REVIEW_PAPERS),
     on_select="rerun",
     selection_mode="multi-row",
-    column_config={"moved": st.column_config.CheckboxColumn("moved ✎")},
+    column_config={
+        "paper_id": st.column_config.TextColumn("id", width="medium"),
+        "moved": st.column_config.CheckboxColumn("moved ✎"),
+    },
 )
 rows = picked.selection.rows if picked else []
 selected = st.multiselect(
@@ -299,7 +317,10 @@ st.dataframe(
     hide_index=True,
     key=state.REVIEW_LOG,
     column_config={
-        "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")
+        "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "decision_id": st.column_config.NumberColumn("#", width="small"),
+        "base_version": "made on version",
+        "is_undone": st.column_config.CheckboxColumn("undone"),
     },
 )
 effective = effective_decisions(review.log)

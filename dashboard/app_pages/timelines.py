@@ -3,12 +3,14 @@ as counts or shares, lines or stacked areas, optionally with expected counts (su
 probabilities) and their 95% band; sparse periods marked; papers dated far from the others named
 in a caption; a theme and a period list their papers."""
 
+import numpy as np
 import streamlit as st
 
 from dashboard import figures, frame, state, transforms, widgets
+from dashboard.palette import cluster_color
 from dashboard.transforms import escape_markdown
 from pipeline import derive
-from pipeline.contract import PERIOD_KINDS
+from pipeline.contract import OTHER, PERIOD_KINDS
 
 MEASURES = {"n_papers": "papers", "share": "share of all"}  # value: button text
 STYLES = {"lines": "lines", "area": "stacked areas"}
@@ -71,22 +73,37 @@ within = (
     or None
 )
 
+named_shown = bool(shown["theme_id"].ne(OTHER).any())
+# Always drawn (disabled where it does not apply), so the choice stays in the URL.
+show_other = (
+    st.toggle(
+        "Show 'other'",
+        key=state.bind(state.TL_OTHER, bool),
+        disabled=within is not None or not named_shown,
+        help="Papers that fit no named theme: usually many, so their line dwarfs the named "
+        "themes; off by default while named themes have papers.",
+    )
+    or not named_shown
+)
+
 if shown["published"].notna().sum() == 0:
     st.info("No dated paper matches the filters. Clear or widen them in the sidebar.")
 else:
     if within is None:
-        by, subset, names, colors = "theme_id", shown, theme_names, ctx.colors
+        by, names, colors = "theme_id", theme_names, ctx.colors
+        subset = shown if show_other else shown[shown["theme_id"] != OTHER]
         title = "Share of papers per theme" if measure == "share" else "Papers per theme"
     else:
         by, subset = "cluster_id", shown[shown["theme_id"] == within]
         names = dict(zip(subset["cluster_id"], subset["cluster_label"], strict=False))
-        colors = None
+        # explicit colours: an exported chart (another template) keeps the screen's
+        colors = dict(zip(names, cluster_color(np.array(list(names), dtype=np.int64)), strict=True))
         title = ("Share of papers: " if measure == "share" else "Papers: ") + (
             f"clusters inside {theme_names[within]}"
         )
     # shares are relative to all filtered papers of the period, whatever the grouping
-    data_end = derive.latest_date(ctx.papers["published"])  # the whole run's, whatever the filters
-    span = derive.timeline_span(shown["published"], period)  # where the papers are, bounded
+    data_end = ctx.data_end  # the whole run's, or the date filter's end
+    span = ctx.span(period)  # the run's periods inside the date filter, bounded
     counts = transforms.timeline_counts(
         subset, period, by, totals_from=shown, data_end=data_end, span=span
     )
@@ -161,7 +178,7 @@ else:
     if group is not None and at is not None:
         value = group if by == "theme_id" else int(group)
         listed = transforms.period_papers(subset, period, at, by, value)
-        st.caption(f"{len(listed)} papers")
+        st.caption(transforms.n_papers_text(len(listed)))
         widgets.paper_list(listed, key=state.TIMELINE_PAPERS)
     else:
         st.caption("Click a point on the chart, or choose a line and a period, to list papers.")

@@ -46,6 +46,7 @@ from pipeline.review.replay import (
     REVIEW_COLUMNS,
     ReplayResult,
     SkippedDecision,
+    merged_status,
     replay,
     reviewed_tables,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "load_state",
     "log_frame",
     "merge",
+    "merged_status",
     "move",
     "preview_split",
     "rename",

@@ -25,6 +25,14 @@ from pipeline.themes.evidence import unit
 from pipeline.themes.model import ThemeAssignment, ThemeLabel, assign_from_prior
 
 
+def merged_status(statuses: Sequence[str]) -> str:
+    """The status of a merge's result: the one status its reviewed parts agree on (merging
+    unreviewed clusters into an accepted one keeps it accepted); "unreviewed" when none was
+    reviewed or the reviewed ones disagree (accepted + rejected needs a new look)."""
+    reviewed = {s for s in statuses if s != "unreviewed"}
+    return reviewed.pop() if len(reviewed) == 1 else "unreviewed"
+
+
 @dataclass
 class _Cluster:
     key: str
@@ -147,6 +155,7 @@ def _apply(state: _State, d: Decision, themes: set[str]) -> None:
             list(a["keywords"]),
             list(a["representative_paper_ids"]),
             sorted({o for p in parts for o in p.origin_cluster_ids}),
+            status=merged_status([p.status for p in parts]),
             notes=[n for p in parts for n in p.notes],
             theme_override=next((p.theme_override for p in parts if p.theme_override), None),
             is_merged=True,

@@ -260,7 +260,7 @@ def test_timelines_period_lists_papers(app, runs):
 
 def test_timelines_switch_to_clusters_within_theme(app, runs):
     """Showing the clusters inside one theme draws one line per cluster of that theme."""
-    at = app("app_pages/timelines.py", within="control", period="year")
+    at = app("app_pages/timelines.py", within="control", period="year", other="True")
     fig = figure(at)
     assign = run_tables(runs).assignments
     clusters = assign.loc[assign["theme_id"] == "control", "cluster_id"].unique()
@@ -288,7 +288,7 @@ def test_unknown_settings_in_a_link_fall_back_to_the_defaults(app):
 def test_timelines_show_expected_counts_with_a_band(app, runs):
     """With counts=expected, each theme line gets a dashed expected line whose values are the
     sums of the papers' theme probabilities, inside a band, and the title says so."""
-    at = app("app_pages/timelines.py", counts="expected", period="year")
+    at = app("app_pages/timelines.py", counts="expected", period="year", other="True")
     title = "Papers per theme, with expected papers (95% band) by year"
     assert title in [h.value.replace("\\", "") for h in at.subheader]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,16 @@ IDLE_JS = """() => {
   const status = document.querySelector('[data-testid="stStatusWidget"]');
   if (status && status.innerText.includes('Running')) return false;
   return !document.querySelector('[data-testid^="stSkeleton"], [data-testid="stAppSkeleton"]');
+}"""
+
+# Page coordinates of the first paper of the map's last point layer (a theme: never the faint
+# context layer), from Plotly's own axis mapping.
+CLICK_TARGET_JS = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const layer = gd._fullData.filter(t => t.type === 'scattergl' && t.visible === true).pop();
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const box = gd.getBoundingClientRect();
+  return [box.left + xa._offset + xa.l2p(layer.x[0]), box.top + ya._offset + ya.l2p(layer.y[0])];
 }"""
 
 pytestmark = [
@@ -139,6 +150,22 @@ def server(tmp_path_factory):
         log.close()
 
 
+def _watched(page, requests: list[str]):
+    """`page`, with the URL of every request it makes appended to `requests`."""
+    page.on("request", lambda request: requests.append(request.url))
+    return page
+
+
+def assert_local(requests: list[str]) -> None:
+    """Every request went to the server on 127.0.0.1 (data: and blob: URLs stay in the page)."""
+    assert requests, "no request was recorded"
+    outside = sorted(
+        {u for u in requests if urlparse(u).scheme not in ("data", "blob")}
+        - {u for u in requests if urlparse(u).hostname == "127.0.0.1"}
+    )
+    assert outside == [], f"requests outside the server: {outside[:10]}"
+
+
 def _settle(page) -> None:
     """Wait until the app has finished running its script."""
     page.wait_for_timeout(400)
@@ -154,10 +181,11 @@ def test_real_app_in_headless_chromium(server):
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialogs = []
+    requests: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 2000})
+            page = _watched(browser.new_page(viewport={"width": 1500, "height": 2000}), requests)
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(server + "/", timeout=120_000)  # warm the first load once
             page.get_by_role("heading", name="Overview").wait_for(timeout=120_000)
@@ -165,13 +193,24 @@ def test_real_app_in_headless_chromium(server):
             page.screenshot(path=str(SHOTS / "01_overview.png"), full_page=True)
 
             for n, (path, heading) in enumerate(
-                [("map", "Paper map"), ("timelines", "Timelines"), ("clusters", "Clusters")],
+                [
+                    ("map", "Paper map"),
+                    ("timelines", "Timelines"),
+                    ("clusters", "Clusters"),
+                    ("review", "Review"),
+                    ("presenter", None),  # its heading is the cluster's label
+                ],
                 start=2,
             ):
                 page.goto(f"{server}/{path}", timeout=60_000)
-                page.get_by_role("heading", name=heading).wait_for(timeout=60_000)
+                shown = (
+                    page.get_by_role("heading", name=heading)
+                    if heading
+                    else page.get_by_text("Leave the presenter").first
+                )
+                shown.wait_for(timeout=60_000)
                 _settle(page)
-                if path != "clusters":
+                if path in ("map", "timelines"):
                     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
                     page.wait_for_timeout(1000)  # let Plotly draw
                 page.screenshot(path=str(SHOTS / f"{n:02d}_{path}.png"), full_page=True)
@@ -180,6 +219,7 @@ def test_real_app_in_headless_chromium(server):
             page.goto(f"{server}/map", timeout=60_000)  # lasso around the whole map
             page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
             _settle(page)
+            page.locator('.modebar-btn[data-val="lasso"]').first.click(force=True)
             box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
             # keep clear of the legend along the top edge
             x0, y0 = box["x"] + 0.05 * box["width"], box["y"] + 0.15 * box["height"]
@@ -192,6 +232,27 @@ def test_real_app_in_headless_chromium(server):
             page.get_by_text("selected papers").first.wait_for(timeout=60_000)
             _settle(page)
             page.screenshot(path=str(SHOTS / "08_map_lasso.png"), full_page=True)
+            n_selected = int(re.search(r"([\d,]+) selected papers", page.inner_text("body"))[1])
+            # opening papers from the selection keeps it, and steps through it
+            for step in (1, 2):
+                page.get_by_role("button", name="Next →").click()
+                page.get_by_text(f"Paper {step} of {n_selected} in this list").wait_for(
+                    timeout=60_000
+                )
+                _settle(page)
+                assert page.get_by_text(f"{n_selected} selected papers").count() == 1
+            page.get_by_text("Nearest papers by embedding").wait_for(timeout=60_000)
+            page.screenshot(path=str(SHOTS / "08b_map_selection_kept.png"), full_page=True)
+
+            page.goto(f"{server}/map", timeout=60_000)  # a click on a point opens its paper
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            _settle(page)
+            x, y = page.evaluate(CLICK_TARGET_JS)
+            page.mouse.click(x, y)
+            page.get_by_text("Nearest papers by embedding").wait_for(timeout=60_000)
+            _settle(page)
+            assert "paper=" in page.url
+            page.screenshot(path=str(SHOTS / "08c_map_point_clicked.png"), full_page=True)
 
             page.goto(f"{server}/timelines", timeout=60_000)
             page.get_by_role("heading", name="Timelines").wait_for(timeout=60_000)
@@ -213,7 +274,7 @@ def test_real_app_in_headless_chromium(server):
             page.goto(f"{server}/map", timeout=60_000)
             page.get_by_role("heading", name="Paper map").wait_for(timeout=60_000)
             _settle(page)
-            search = page.get_by_role("textbox", name="Search title, abstract, authors")
+            search = page.get_by_label("Search title, abstract, authors", exact=True)
             search.fill("mixture")
             search.press("Enter")
             page.get_by_text("Showing", exact=False).first.wait_for(timeout=60_000)
@@ -221,13 +282,14 @@ def test_real_app_in_headless_chromium(server):
             assert "q=mixture" in page.url
             page.screenshot(path=str(SHOTS / "05_map_filtered.png"), full_page=True)
             shared_url = page.url
-            other = browser.new_context().new_page()  # another "browser": the URL restores it
+            # another "browser": the URL restores it
+            other = _watched(browser.new_context().new_page(), requests)
             other.goto(shared_url, timeout=60_000)
             # the restored search box fills in with the script run, which may finish after
             # "Showing" is first drawn: wait for the value instead of reading it once
-            expect(
-                other.get_by_role("textbox", name="Search title, abstract, authors")
-            ).to_have_value("mixture", timeout=60_000)
+            expect(other.get_by_label("Search title, abstract, authors", exact=True)).to_have_value(
+                "mixture", timeout=60_000
+            )
             other.close()
 
             page.goto(f"{server}/clusters?cluster=1", timeout=60_000)
@@ -246,6 +308,7 @@ def test_real_app_in_headless_chromium(server):
         finally:
             browser.close()
     assert dialogs == [], f"a script in paper text ran: {dialogs}"
+    assert_local(requests)
 
 
 def test_search_by_meaning_in_headless_chromium(server):
@@ -256,14 +319,15 @@ def test_search_by_meaning_in_headless_chromium(server):
     SHOTS.mkdir(parents=True, exist_ok=True)
     _, topics = planted_corpus(**PLANTED)
     n_robot = topics.count("robot")
+    requests: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1800})
+            page = _watched(browser.new_page(viewport={"width": 1500, "height": 1800}), requests)
             page.goto(f"{server}/map?run=planted", timeout=120_000)
             page.get_by_role("heading", name="Paper map").wait_for(timeout=120_000)
             _settle(page)
-            search = page.get_by_role("textbox", name="Search title, abstract, authors")
+            search = page.get_by_label("Search title, abstract, authors", exact=True)
             search.fill("dexterous hands")
             search.press("Enter")
             page.get_by_text("more by meaning").first.wait_for(timeout=60_000)
@@ -277,6 +341,7 @@ def test_search_by_meaning_in_headless_chromium(server):
             page.screenshot(path=str(SHOTS / "10_search_by_meaning.png"), full_page=True)
         finally:
             browser.close()
+    assert_local(requests)
 
 
 def test_new_run_from_an_upload_in_headless_chromium(server, tmp_path):
@@ -291,10 +356,11 @@ def test_new_run_from_an_upload_in_headless_chromium(server, tmp_path):
              "published": p.published} for p in papers]  # fmt: skip
     rows.append({"id": "short-1", "title": "Too short", "abstract": "Three words only."})
     export.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    requests: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1600})
+            page = _watched(browser.new_page(viewport={"width": 1500, "height": 1600}), requests)
             page.goto(f"{server}/new_run", timeout=120_000)
             page.get_by_role("heading", name="New run").wait_for(timeout=120_000)
             _settle(page)
@@ -319,6 +385,7 @@ def test_new_run_from_an_upload_in_headless_chromium(server, tmp_path):
             page.screenshot(path=str(SHOTS / "14_new_run_opened.png"), full_page=True)
         finally:
             browser.close()
+    assert_local(requests)
 
 
 def test_compare_runs_in_headless_chromium(server):
@@ -326,10 +393,11 @@ def test_compare_runs_in_headless_chromium(server):
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
+    requests: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 2400})
+            page = _watched(browser.new_page(viewport={"width": 1500, "height": 2400}), requests)
             page.goto(f"{server}/compare", timeout=120_000)
             page.get_by_role("heading", name="Compare runs").wait_for(timeout=120_000)
             _settle(page)
@@ -339,3 +407,4 @@ def test_compare_runs_in_headless_chromium(server):
             page.screenshot(path=str(SHOTS / "15_compare.png"), full_page=True)
         finally:
             browser.close()
+    assert_local(requests)

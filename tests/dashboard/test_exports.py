@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 
 import bibtexparser
@@ -206,3 +207,29 @@ def test_markdown_only_http_urls_become_links():
     assert "javascript\\:alert\\(1\\)" in lines[1]
     assert "[C](<https://example.org/p%281%29%3Cx%3E>)" in lines[2]
     assert "(javascript:" not in text
+
+
+def test_bibtex_month_is_a_month_macro():
+    """BibTeX styles expect `month = aug`, not `month = {8}`."""
+    text = exports.bibtex(_paper_rows(["A paper"]))
+    assert re.search(r"month = may\b", text) and "month = {" not in text
+
+
+def test_markdown_download_is_readable_and_has_abstracts(papers):
+    """The Markdown file keeps ordinary punctuation as typed (no "pre\\-training\\:"), escapes
+    only what would make markup, and carries each abstract under its paper."""
+    rows = papers.head(1).assign(
+        title="Pre-training at scale: a survey (v2).", abstract="We study *bold* claims."
+    )
+    text = exports.markdown_list(rows, "Reading list: data")
+    assert "Pre-training at scale: a survey (v2)." in text
+    assert "# Reading list: data" in text
+    assert "  We study \\*bold\\* claims." in text
+
+
+def test_html_export_fills_the_window():
+    """The interactive HTML export is not stuck at the chart's on-page height (e.g. 320 px)."""
+    fig = _fig()
+    fig.update_layout(height=320)
+    page = exports.figure_html(fig).decode()
+    assert "95vh" in page and '"height":320' not in page.replace(" ", "")

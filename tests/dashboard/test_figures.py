@@ -76,6 +76,24 @@ def test_map_draws_labels_as_escaped_annotations(papers):
     assert {a["text"] for a in notes} == {"&lt;i&gt;x&lt;/i&gt;"}
 
 
+def test_map_labels_never_box_over_filtered_matches(papers):
+    """With filters on, the labels lose their opaque box (annotations sit above WebGL points),
+    so matches under a label stay visible; without filters they keep it."""
+    shown = (papers["theme_id"] == "control").to_numpy()
+    boxes = {
+        is_filtered: {
+            a["bgcolor"]
+            for a in figures.map_figure(
+                layers.map_layers(papers, shown=shown if is_filtered else None, labels=True)
+            ).to_dict()["layout"]["annotations"]
+        }
+        for is_filtered in (False, True)
+    }
+    assert boxes[False] == {figures.LABEL_BOX}
+    assert boxes[True] == {figures.LABEL_BOX_FILTERED}
+    assert figures.LABEL_BOX_FILTERED.endswith(",0)")  # fully transparent
+
+
 def test_map_rings_the_chosen_paper(papers):
     """The chosen paper gets one ring trace at its position, without hover."""
     fig = figures.map_figure(layers.map_layers(papers, selected_row=3)).to_dict()
@@ -184,3 +202,32 @@ def test_theme_sizes_and_bars(papers):
     kw = pd.DataFrame({"keyword": ["a<b", "c"], "n_papers": [5, 2]})
     bars = figures.keyword_figure(kw).to_dict()["data"][0]
     assert arr(bars["y"]).tolist() == ["c", "a&lt;b"] and arr(bars["x"]).tolist() == [2, 5]
+
+
+def test_count_axes_tick_whole_papers(papers):
+    """Count axes tick whole numbers (no 0.2-paper ticks); with small counts, one per paper."""
+    counts = transforms.timeline_counts(papers.head(3), "quarter")
+    fig = figures.timeline_figure(counts).to_dict()
+    assert fig["layout"]["yaxis"]["tickformat"] == ",d" and fig["layout"]["yaxis"]["dtick"] == 1
+    share = figures.timeline_figure(counts, measure="share").to_dict()
+    assert share["layout"]["yaxis"]["tickformat"] == ".0%"
+    assert figures.count_axis(500) == {"tickformat": ",d"}
+
+
+def test_chart_notes_sit_inside_the_plot():
+    """The "partial period" and sparse-period notes are inside the plot area (y <= 1, anchored
+    at the top), where neither the chart toolbar nor an exported title covers them."""
+    counts = pd.DataFrame(
+        {
+            "period": ["2024-Q1", "2024-Q2"],
+            "group": ["a", "a"],
+            "n_papers": [1, 2],
+            "n_period_total": [1, 2],
+            "share": [1.0, 1.0],
+            "is_sparse": [True, False],
+            "is_partial": [False, True],
+        }
+    )
+    notes = figures.timeline_figure(counts).to_dict()["layout"]["annotations"]
+    assert len(notes) == 2
+    assert all(n["yref"] == "paper" and n["y"] <= 1 and n["yanchor"] == "top" for n in notes)

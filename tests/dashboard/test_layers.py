@@ -45,10 +45,21 @@ def test_filtered_out_papers_become_faint_context_without_hover(papers):
     decided = layers.map_layers(papers, shown=shown)
     context = _named(decided, layers.CONTEXT)
     assert sorted(context.rows.tolist()) == np.flatnonzero(~shown).tolist()
-    assert context.hover is None and context.color == palette.MUTED
+    assert context.hover is None and context.color == palette.CONTEXT_GREY
     others = [lay for lay in decided.points if lay.name != layers.CONTEXT]
     assert all(context.opacity < lay.opacity and context.size < lay.size for lay in others)
     assert sorted(_rows(decided).tolist()) == np.flatnonzero(shown).tolist()
+    assert decided.is_filtered
+
+
+def test_filtered_matches_grow_above_the_unfiltered_size(papers):
+    """With filters on, the matches are drawn larger than the same papers without filters,
+    so a few matches among thousands of faint points stand out."""
+    shown = (papers["theme_id"] == "control").to_numpy()
+    plain = _named(layers.map_layers(papers), "Control")
+    filtered = _named(layers.map_layers(papers, shown=shown), "Control")
+    assert filtered.size > plain.size
+    assert not layers.map_layers(papers).is_filtered
 
 
 def test_unassigned_papers_are_muted_and_themes_get_their_colours(papers):
@@ -148,3 +159,44 @@ def test_theme_layer_names_are_html_escaped(papers):
     )
     names = {layer.name for layer in layers.map_layers(marked).points}
     assert "&lt;img src=x onerror=alert(1)&gt; **b**" in names and evil not in names
+
+
+def test_large_maps_hover_the_short_title_only(papers, monkeypatch):
+    """Above FULL_HOVER_MAX papers in colour the hover is the escaped title cut to SHORT_TITLE
+    characters (no date, no cluster), so the figure sent stays small; below it, the full hover."""
+    long_titles = papers.assign(title="<b>" + "x" * 80 + "</b>")
+    full = layers.map_layers(long_titles)
+    monkeypatch.setattr(layers, "FULL_HOVER_MAX", len(papers) - 1)
+    short = layers.map_layers(long_titles)
+    short_hovers = np.concatenate([lay.hover for lay in short.points])
+    full_hovers = np.concatenate([lay.hover for lay in full.points])
+    assert all(h.startswith("&lt;b&gt;xxx") and h.endswith("…") for h in short_hovers)
+    assert max(len(h.replace("&lt;", "<").replace("&gt;", ">")) for h in short_hovers) <= 40
+    assert sum(map(len, short_hovers)) < sum(map(len, full_hovers))
+
+
+def test_the_three_greys_differ_in_lightness():
+    """Filtered-out papers, unassigned papers and the 'other' theme get greys at least 40 (of
+    255) apart in lightness, so the map tells them apart."""
+
+    def lightness(color: str) -> float:
+        return sum(int(color[i : i + 2], 16) for i in (1, 3, 5)) / 3
+
+    greys = sorted(map(lightness, (palette.CONTEXT_GREY, palette.MUTED, palette.OTHER_GREY)))
+    assert min(b - a for a, b in zip(greys, greys[1:], strict=False)) >= 40
+
+
+def test_labels_that_would_overlap_give_way_to_larger_clusters():
+    """Two clusters centred almost at the same spot get one label (the larger cluster's); a
+    cluster far away keeps its own."""
+    centres = pd.DataFrame(
+        {
+            "cluster_id": [1, 2, 3],
+            "map_x": [0.0, 0.1, 8.0],
+            "map_y": [0.0, 0.05, 8.0],
+            "n_papers": [50, 40, 30],
+            "label": ["big cluster label", "second cluster label", "far away"],
+        }
+    )
+    kept = layers.declutter(centres, extent=(10.0, 10.0))
+    assert kept["cluster_id"].tolist() == [1, 3]

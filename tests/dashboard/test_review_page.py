@@ -130,7 +130,9 @@ def test_move_flow(runs):
 
 
 def test_stale_decision_is_refused_between_two_browsers(runs):
-    """Two browsers: the second decision made on the old state is refused, the view refreshes."""
+    """Two browsers: the second decision made on the old state is refused; the message says
+    what the other reviewer changed, the heading shows the current state and the text the
+    second reviewer typed is kept for another try."""
     first, second = _open(REVIEW, "Ada"), _open(REVIEW, "Bob")
     drawn = _k(runs, S.REVIEW_LABEL, 0)  # both pages were drawn on version 0
     first.text_input(key=drawn).input("Ada's name").run()
@@ -138,11 +140,38 @@ def test_stale_decision_is_refused_between_two_browsers(runs):
     second.text_input(key=drawn).input("Bob's name")
     second.button(key=S.keyed(S.REVIEW_RENAME, 0)).click().run()
     _ok(second)
-    assert any("someone else changed" in w.value for w in second.warning)
+    warning = " ".join(w.value for w in second.warning)
+    assert "someone else changed" in warning and "Ada" in warning and "rename" in warning
     state = _state(runs)
     assert state.log["reviewer"].tolist() == ["Ada"] and state.cluster(0)["label"] == "Ada's name"
-    refreshed = second.text_input(key=_k(runs, S.REVIEW_LABEL, 0))
-    assert refreshed.value == "Ada's name"  # the view shows the current state
+    assert any("Ada's name" in s.value.replace("\\", "") for s in second.subheader)
+    kept = second.text_input(key=_k(runs, S.REVIEW_LABEL, 0))
+    assert kept.value == "Bob's name"  # what Bob typed survives the refusal
+    second.button(key=S.keyed(S.REVIEW_RENAME, 0)).click().run()  # and can be sent again
+    _ok(second)
+    assert _state(runs).cluster(0)["label"] == "Bob's name"
+
+
+def test_status_is_saved_with_one_click(runs):
+    """Review: clicking a status segment saves it at once (no Save button)."""
+    at = _open(REVIEW)
+    at.button_group(key=_k(runs, S.REVIEW_STATUS, 0)).set_value("accepted").run()
+    _ok(at)
+    assert _state(runs).cluster(0)["status"] == "accepted"
+    assert _state(runs).log["action"].tolist() == ["set_status"]
+
+
+def test_merge_says_and_keeps_an_accepted_status(runs):
+    """Merging an unreviewed cluster into an accepted one: the page says the result stays
+    accepted, and it does."""
+    store = review.ReviewStore(review.default_store_path(runs))
+    review.set_status(store, _state(runs), 0, "accepted", reviewer="Ada")
+    at = _open(REVIEW)
+    at.multiselect(key=_k(runs, S.REVIEW_MERGE, 0)).select(1).run()
+    assert any("will be **accepted**" in c.value for c in at.caption)
+    at.button(key=S.keyed(S.REVIEW_MERGE_GO, 0)).click().run()
+    _ok(at)
+    assert _state(runs).cluster(0)["status"] == "accepted"
 
 
 def test_undo_button_takes_back_the_last_decision(runs):
@@ -217,6 +246,26 @@ def test_presenter_navigation_and_decision(runs):
     assert len(accepted) == 1 and accepted.iloc[0]["label"] in shown.replace("\\", "")
     at.toggle(key=S.PRESENTER_UNDECIDED).set_value(True).run()
     assert f"of {n - 1}" in at.get("progress")[0].proto.text
+
+
+def test_presenter_keys_url_and_sidebar(runs):
+    """Presenter: ← and → move through the agenda, the cluster on screen is in the URL (and a
+    link to one opens it), the sidebar is hidden and active filters are said not to apply."""
+    at = _open(PRESENTER)
+    assert at.button(key=S.PRESENTER_PREV).proto.shortcut == "left"
+    assert at.button(key=S.PRESENTER_NEXT).proto.shortcut == "right"
+    at.button(key=S.PRESENTER_NEXT).click().run()
+    second = at.title[0].value
+    showing = at.query_params[S.PRESENTER_CLUSTER.name]
+    linked = open_page(PRESENTER, reviewer="Ada", **{S.PRESENTER_CLUSTER.name: showing})
+    assert linked.title[0].value == second
+    assert "2 of" in linked.get("progress")[0].proto.text
+    assert any("stSidebar" in m.value and "display:none" in m.value for m in at.markdown)
+    filtered = open_page(PRESENTER, reviewer="Ada", q="study")
+    assert any("do not apply here" in i.value for i in filtered.info)
+    assert not any(
+        b.proto.type == "primary" for b in at.button if b.key == S.PRESENTER_STATUS["unreviewed"]
+    )
 
 
 def test_meeting_pack_button_offers_the_three_files(runs, monkeypatch):

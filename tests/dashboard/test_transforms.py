@@ -86,15 +86,47 @@ def test_growth_compares_last_two_periods():
     """Growth is (last - previous) / previous over the last two periods."""
     frame = pd.DataFrame(
         {
-            "published": pd.to_datetime(["2024-01-05"] * 2 + ["2024-02-05"] * 6 + ["2024-02-29"]),
-            "theme_id": ["a", "a"] + ["a"] * 6 + ["b"],
+            "published": pd.to_datetime(["2024-01-05"] * 5 + ["2024-02-05"] * 15 + ["2024-02-29"]),
+            "theme_id": ["a"] * 20 + ["b"],
         }
     )
     frame["month"] = derive.period_labels(frame["published"], "month")
     growth = transforms.growth_by_group(frame, "theme_id", "month").set_index("theme_id")
-    assert growth.loc["a", "n_previous"] == 2 and growth.loc["a", "n_last"] == 6
+    assert growth.loc["a", "n_previous"] == 5 and growth.loc["a", "n_last"] == 15
     assert growth.loc["a", "growth"] == pytest.approx(2.0)
-    assert growth.loc["b", "growth"] == pytest.approx(1.0)
+    assert not growth.loc["a", "is_sparse"]
+
+
+def test_growth_from_few_papers_is_few_papers():
+    """0 -> 1, 1 -> 0 and 4 -> 9 papers give no growth ("few papers"), never +100% or -100%:
+    both periods need GROWTH_MIN_PAPERS papers of the group."""
+    dates = ["2024-01-05"] * (1 + 4 + 5) + ["2024-02-05"] * (1 + 9 + 5)
+    groups = ["down"] + ["four"] * 4 + ["ok"] * 5 + ["up"] + ["four"] * 9 + ["ok"] * 5
+    frame = pd.DataFrame({"published": pd.to_datetime(dates), "theme_id": groups})
+    frame["month"] = derive.period_labels(frame["published"], "month")
+    end = pd.Timestamp("2024-02-29")  # February complete
+    growth = transforms.growth_by_group(frame, "theme_id", "month", data_end=end)
+    growth = growth.set_index("theme_id")
+    for group in ("down", "four", "up"):
+        assert growth.loc[group, "is_sparse"] and pd.isna(growth.loc[group, "growth"])
+        assert transforms.growth_text(growth.loc[group, "growth"]) == transforms.FEW_PAPERS
+    assert transforms.growth_text(growth.loc["ok", "growth"]) == "+0%"
+
+
+def test_growth_compares_the_periods_of_the_span_given():
+    """With the view's span, growth compares the span's last complete periods even where the
+    group has no paper (a filter never moves the compared periods back to its last match)."""
+    frame = pd.DataFrame(
+        {"published": pd.to_datetime(["2024-01-05"] * 6 + ["2024-02-05"] * 6), "theme_id": "a"}
+    )
+    frame["month"] = derive.period_labels(frame["published"], "month")
+    run_dates = pd.Series(pd.to_datetime(["2024-01-01", "2024-04-30"]))
+    span = derive.timeline_span(run_dates, "month")
+    growth = transforms.growth_by_group(
+        frame, "theme_id", "month", data_end=run_dates.max(), span=span
+    ).iloc[0]
+    assert (growth["previous_period"], growth["last_period"]) == ("2024-03", "2024-04")
+    assert (growth["n_previous"], growth["n_last"]) == (0, 0) and pd.isna(growth["growth"])
 
 
 def _quarterly(dates: list[str]) -> pd.DataFrame:
@@ -106,14 +138,14 @@ def _quarterly(dates: list[str]) -> pd.DataFrame:
 
 def test_growth_leaves_out_a_partial_last_quarter():
     """Data ending mid-quarter: growth compares the last two complete quarters, names them."""
-    frame = _quarterly(["2026-02-10"] * 4 + ["2026-05-10"] * 8 + ["2026-08-20"] * 2)
+    frame = _quarterly(["2026-02-10"] * 5 + ["2026-05-10"] * 10 + ["2026-08-20"] * 2)
     end = derive.latest_date(frame["published"])
     assert derive.is_partial_period("2026-Q3", "quarter", end)
     growth = transforms.growth_by_group(frame, "theme_id", "quarter").set_index("theme_id")
     rec = growth.loc["a"]
     assert (rec["previous_period"], rec["last_period"]) == ("2026-Q1", "2026-Q2")
     assert rec["partial_period"] == "2026-Q3"
-    assert (rec["n_previous"], rec["n_last"]) == (4, 8)
+    assert (rec["n_previous"], rec["n_last"]) == (5, 10)
     assert rec["growth"] == pytest.approx(1.0)
     text = transforms.growth_periods_text(growth.reset_index(), end)
     assert text == "2026-Q2 vs 2026-Q1; 2026-Q3 is partial (data ends 2026-08-20)"
@@ -222,3 +254,14 @@ def test_outside_span_text_names_the_papers_left_out():
     spread = pd.Series(pd.date_range("1000-01-01", "9999-12-31", periods=500, unit="s"))
     capped = transforms.outside_span_text(derive.timeline_span(spread, "month"))
     assert "or a longer period" in capped
+
+
+def test_paper_downloads_carry_abstracts_and_pickers_hide_minus_one(papers):
+    """The CSV table of a download has the abstracts (the on-screen one does not); the
+    unassigned papers are named without their -1 id; "1 paper", "2 papers"."""
+    assert "abstract" not in transforms.paper_table(papers.head(2)).columns
+    table = transforms.paper_table(papers.head(2), abstracts=True)
+    assert table["abstract"].tolist() == papers["abstract"].head(2).tolist()
+    assert transforms.cluster_name(contract.UNASSIGNED, "Unassigned") == "Unassigned"
+    assert transforms.cluster_name(3, "data mixtures") == "data mixtures (#3)"
+    assert transforms.n_papers_text(1) == "1 paper" and transforms.n_papers_text(2) == "2 papers"

@@ -108,6 +108,22 @@ def test_merge_combines_clusters(run, store):
     _invariants(s, run)
 
 
+def test_merge_keeps_the_status_its_reviewed_parts_agree_on(run, store):
+    """Merging an unreviewed cluster into an accepted one keeps it accepted; parts whose
+    statuses disagree give an unreviewed result."""
+    s = review.load_state(store, run)
+    review.set_status(store, s, 1, "accepted", reviewer="ann")
+    s = review.load_state(store, run)
+    review.merge(store, s, [1, 3], reviewer="ann")
+    s = review.load_state(store, run)
+    assert s.cluster(1)["status"] == "accepted"
+    review.set_status(store, s, 2, "rejected", reviewer="ann")
+    s = review.load_state(store, run)
+    review.merge(store, s, [1, 2], reviewer="ann")
+    s = review.load_state(store, run)
+    assert s.cluster(1)["status"] == "unreviewed"
+
+
 def test_split_preview_then_accept(run, store):
     """A split preview is seeded and changes nothing; accepting it makes k marked clusters."""
     s = review.load_state(store, run)
