@@ -168,7 +168,7 @@ class RayConfig:
     # CPUs a Ray started on this machine may use; 0 = all of them. Not used with an address.
     num_cpus: int = 0
     # Embedding actors, one model each; 0 = one per GPU when the cluster has GPUs, else one per
-    # CPU it has.
+    # CPU it has. More actors than GPUs share the GPUs equally.
     embed_actors: int = 0
     # Texts per Ray Data block: one model call and one Parquet shard each (what an interrupted
     # job loses at most per actor).

@@ -37,6 +37,21 @@ from pipeline.records import Paper  # noqa: E402
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast (EngineError) when nothing listens at a HOST:PORT or ray://HOST:PORT address:
+    Ray itself retries an unreachable head for minutes. "auto" is left to Ray."""
+    import socket
+
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise EngineError(f"cannot reach the Ray cluster at {address}: {reason}") from None
+
+
 def start_ray(
     address: str = "",
     num_cpus: int = 0,
@@ -51,6 +66,7 @@ def start_ray(
         "job_config": ray.job_config.JobConfig(code_search_path=[PROJECT_ROOT, os.getcwd()]),
     }
     if address:
+        check_reachable(address)
         kwargs["address"] = address
     else:
         kwargs.update(
@@ -168,7 +184,8 @@ class RayEngine:
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """The Ray Data job: blocks of `embed_block` texts -> `map_batches` over an actor pool
-        (one model per actor; one GPU each when the cluster has GPUs) -> one shard per block.
+        (one model per actor; when the cluster has GPUs, one each, or a share when `embed_actors`
+        exceeds them) -> one shard per block.
         Ray Data restarts a dead actor and retries its block; a block that raises fails the job
         (EngineError), keeping the shards already written."""
         import pyarrow as pa
@@ -181,6 +198,8 @@ class RayEngine:
         cpus = self.resources()["CPU"]
         actors = self.config.embed_actors or int(gpus if gpus >= 1 else max(cpus, 1))
         actors = max(1, min(actors, len(blocks)))
+        # More actors than GPUs share them (the tokeniser, on the CPU, can be what limits one).
+        gpu_share = min(1.0, gpus / actors) if gpus >= 1 else 0
         dataset = ray.data.from_arrow(blocks).map_batches(
             EmbedActor,
             fn_constructor_kwargs={"spec": spec, "batch_size": batch_size, "folder": str(folder)},
@@ -188,7 +207,7 @@ class RayEngine:
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=1,
-            num_gpus=1 if gpus >= 1 else 0,
+            num_gpus=gpu_share,
         )
         try:
             for out in dataset.iter_batches(batch_size=None, batch_format="numpy"):
