@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.embed import EmbeddingCache, cache_key
+from pipeline.engine import EngineError
 
 SHARD_GLOB = "part-*.parquet"
 
@@ -120,5 +121,5 @@ def embed_with_shards(
         found.update(cache.get_many(list(missing)))
         lost = [key for key in missing if key not in found]
         if lost:
-            raise RuntimeError(f"the embedding job left {len(lost)} of {len(missing)} texts out")
+            raise EngineError(f"the embedding job left {len(lost)} of {len(missing)} texts out")
     return np.stack([found[k] for k in keys]).astype(np.float32, copy=False), n_hit

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.config import ConfigError, PipelineConfig, config_from_dict
 from pipeline.embed import EmbeddingCache, cache_key
-from pipeline.engine import InProcess, open_engine
+from pipeline.engine import EngineError, InProcess, open_engine
 from pipeline.engine.shards import (
     embed_with_shards,
     fold_shards,
@@ -107,6 +107,6 @@ def test_shards_left_by_a_killed_driver_are_used_not_embedded_again(tmp_path):
 def test_a_job_that_leaves_texts_out_is_an_error(tmp_path):
     """A job that writes no shard for some texts fails loudly instead of returning holes."""
     cache = EmbeddingCache(tmp_path / "cache")
-    with pytest.raises(RuntimeError, match="left 2 of 2 texts out"):
+    with pytest.raises(EngineError, match="left 2 of 2 texts out"):
         embed_with_shards(["a", "b"], "m", cache, tmp_path / "shards", lambda missing: None)
     cache.close()
