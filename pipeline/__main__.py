@@ -124,6 +124,8 @@ SUBCOMMANDS.append(register_ingest)
 
 
 def register_run(sub) -> None:
+    from pipeline.config import ENGINES
+
     p = sub.add_parser(
         "run",
         help="ingest, embed, cluster, map and theme papers; publish a run folder",
@@ -147,6 +149,17 @@ def register_run(sub) -> None:
         help="embed with this Python factory instead of the configured model (tests: "
         "tests.fake_embedder:FakeEmbedder)",
     )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="where embedding and sample assignment run: in-process (default) or ray",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --engine ray: join this cluster (auto, HOST:PORT or ray://HOST:PORT) instead "
+        "of starting Ray here",
+    )
     p.set_defaults(func=_run_run)
 
 
@@ -162,7 +175,7 @@ def _run_run(args) -> int:
         default_store_path,
         theme_answers,
     )
-    from pipeline.run import RunError, run_pipeline, with_seed
+    from pipeline.run import RunError, run_pipeline, with_engine, with_seed
     from pipeline.themes import ThemesFileError
 
     previous = contract.latest_run_id(args.out)  # its review carries over to the new run
@@ -173,11 +186,14 @@ def _run_run(args) -> int:
     except ReviewError as exc:  # the run goes on without answers; carry-over says why too
         print(f"theme answers not used: {exc}")
     try:
-        embedder = embedder_from_spec(args.embedder) if args.embedder else None
+        if args.embedder:
+            embedder_from_spec(args.embedder)  # a bad spec fails here, before any work
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    embedder = args.embedder or None  # a spec: the Ray engine builds one in each worker
     try:
         config = with_seed(load_config(args.config), args.seed)
+        config = with_engine(config, args.engine, args.ray_address)
         summary = run_pipeline(
             args.inputs,
             config,

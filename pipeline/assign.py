@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.cluster import ClusterResult, ReassigningHDBSCAN, cluster_papers
-from pipeline.config import ClusterConfig
+from pipeline.config import ClusterConfig, LayoutConfig
 from pipeline.contract import UNASSIGNED, UNASSIGNED_LABEL
 from pipeline.derive import unit_rows
+from pipeline.layout import LayoutResult, layout_papers
 from pipeline.neighbours import exact_cosine_neighbours, neighbour_graph, neighbour_width
 
 
@@ -194,6 +195,21 @@ def assign_clusters(
     return Assignment(final, initial, np.nan_to_num(probabilities))
 
 
+def joined(parts: Sequence[Assignment]) -> Assignment:
+    """One Assignment of `parts` (assignments of consecutive chunks), in order."""
+    fields = dataclasses.fields(Assignment)
+    return Assignment(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields))
+
+
+# How work over the papers outside a sample runs: (fn, shared, rows) -> [fn(chunk, shared), ...]
+# over consecutive row chunks, in order (`pipeline.engine`: one chunk in process, Ray tasks).
+MapChunks = Callable[[Callable[[np.ndarray, Any], Any], Any, np.ndarray], list]
+
+
+def _in_one_chunk(fn: Callable[[np.ndarray, Any], Any], shared: Any, rows: np.ndarray) -> list:
+    return [fn(rows, shared)]
+
+
 def place_on_map(
     embeddings: np.ndarray, map_model: Any, *, quick: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -227,11 +243,13 @@ def cluster_on_sample(
     seed: int,
     embedding_model: Any,
     titles: Sequence[str] | None = None,
+    map_chunks: MapChunks = _in_one_chunk,
 ) -> ClusterResult:
     """`cluster_papers` fitted on a seeded sample of `config.fit_sample` papers, then every other
-    paper assigned to the fitted clusters (`assign_clusters`). Sizes derive from the sample;
-    labels, keywords and the hierarchy come from the sample's papers. The result covers all
-    papers, in input order; `params` records the sample size and `timings_s` the assignment."""
+    paper assigned to the fitted clusters (`assign_clusters`, over chunks by `map_chunks`: the
+    Ray engine runs them as parallel tasks). Sizes derive from the sample; labels, keywords and
+    the hierarchy come from the sample's papers. The result covers all papers, in input order;
+    `params` records the sample size and `timings_s` the assignment."""
     n = len(docs)
     inside = sample_indices(n, config.fit_sample, seed)
     sample_vectors = embeddings[inside]
@@ -256,7 +274,7 @@ def cluster_on_sample(
             np.full(len(outside), only), np.full(len(outside), only), np.ones(len(outside))
         )
     else:
-        rest = assign_clusters(embeddings[outside], fitted)
+        rest = joined(map_chunks(assign_clusters, fitted, embeddings[outside]))
     seconds = time.perf_counter() - started
 
     def whole(sample_values: np.ndarray, rest_values: np.ndarray) -> np.ndarray:
@@ -410,3 +428,29 @@ def load_fitted(path: str | Path, embeddings: np.ndarray) -> FittedRun:
     if map_model is not None:
         map_model = _restored(map_model, embeddings)
     return dataclasses.replace(fitted, clusters=clusters, map_model=map_model)
+
+
+def layout_on_sample(
+    embeddings: np.ndarray,
+    config: LayoutConfig,
+    seed: int,
+    size: int,
+    map_chunks: MapChunks = _in_one_chunk,
+) -> LayoutResult:
+    """The map fitted on the same seeded sample of `size` papers as `cluster_on_sample`, every
+    other paper placed on it (`place_on_map`, over chunks by `map_chunks`); coordinates in
+    input order. For corpora too large for one UMAP over all papers (the Ray engine)."""
+    n = len(embeddings)
+    inside = sample_indices(n, size, seed)
+    sample_vectors = embeddings[inside]
+    knn = neighbour_graph(sample_vectors, neighbour_width(len(inside), config.n_neighbors), seed)
+    fitted = layout_papers(sample_vectors, config, seed, knn=knn)
+    if len(inside) == n or fitted.model is None:
+        return fitted
+    outside = np.setdiff1d(np.arange(n), inside)
+    parts = map_chunks(place_on_map, transformable(fitted.model), embeddings[outside])
+    map_x, map_y = np.empty(n), np.empty(n)
+    map_x[inside], map_y[inside] = fitted.map_x, fitted.map_y
+    map_x[outside] = np.concatenate([x for x, _ in parts])
+    map_y[outside] = np.concatenate([y for _, y in parts])
+    return dataclasses.replace(fitted, map_x=map_x, map_y=map_y, method=f"{fitted.method}-sample")

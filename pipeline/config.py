@@ -167,6 +167,31 @@ class AddConfig:
 
 
 @dataclass(frozen=True)
+class RayConfig:
+    """The Ray cluster the "ray" engine runs on (see the README's "Beyond one machine: Ray")."""
+
+    # "" = start Ray on this machine for the run (and stop it after); "auto" = the cluster
+    # `ray start` runs on this machine; "HOST:PORT" (the head's GCS port, 6379 by default) or
+    # "ray://HOST:10001" (Ray Client) join that cluster. `--ray-address` overrides it.
+    address: str = ""
+    # CPUs a Ray started on this machine may use; 0 = all of them. Not used with an address.
+    num_cpus: int = 0
+    # Embedding actors, one model each; 0 = one per GPU when the cluster has GPUs, else one per
+    # CPU it has. More actors than GPUs share the GPUs equally.
+    embed_actors: int = 0
+    # Texts per Ray Data block: one model call and one Parquet shard each (what an interrupted
+    # job loses at most per actor).
+    embed_block: int = 1024
+    # Papers per Ray task when assigning papers to the fitted clusters and placing them on the
+    # map (with `cluster.fit_sample`).
+    assign_chunk: int = 20000
+    # Folder of the embedding shards (Parquet, keyed by the cache's content hash), folded into
+    # the sqlite cache after each job; "" = `<embed.cache_dir>/shards`. With several machines it
+    # must be a folder every node sees at the same path (NFS, a shared disk).
+    shard_dir: str = ""
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """All pipeline settings, one section per stage (`[ingest]`, ... in the TOML file)."""
 
@@ -176,8 +201,12 @@ class PipelineConfig:
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     themes: ThemeConfig = field(default_factory=ThemeConfig)
     add: AddConfig = field(default_factory=AddConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
     # Seed of every stochastic stage (UMAP, representation sampling); `--seed` overrides it.
     seed: int = 42
+    # Where embedding and assignment run: "in-process" (this Python process, the default) or
+    # "ray" (a Ray cluster, see `[ray]`; needs the `ray` package). `--engine` overrides it.
+    engine: str = "in-process"
 
     def __post_init__(self) -> None:
         validate(self)
@@ -190,6 +219,9 @@ class PipelineConfig:
 SEED_MAX = 2**32 - 1
 EMBED_DEVICES = ("auto", "cpu", "cuda", "mps")
 EMBED_MODELS = ("bundled", "fast")
+ENGINES = ("in-process", "ray")
+# "auto", HOST:PORT or ray://HOST:PORT (HOST a name, an IPv4 address or a bracketed IPv6 one).
+RAY_ADDRESS = re.compile(r"auto|(ray://)?([\w.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}")
 LAYOUT_METRICS = ("cosine", "euclidean", "manhattan", "correlation", "chebyshev", "minkowski")
 
 
@@ -243,6 +275,15 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "themes.secondary_margin": _at_least(0),
     "themes.n_generated": _between(0, 50),
     "add.rerun_share": _between(0, 1),
+    "engine": ((lambda v: v in ENGINES), "one of " + ", ".join(ENGINES)),
+    "ray.address": (
+        lambda v: v == "" or bool(RAY_ADDRESS.fullmatch(v)),
+        '"" (start Ray here), "auto", HOST:PORT or ray://HOST:PORT',
+    ),
+    "ray.num_cpus": _at_least(0),
+    "ray.embed_actors": _at_least(0),
+    "ray.embed_block": _at_least(1),
+    "ray.assign_chunk": _at_least(100),
 }
 
 
@@ -271,6 +312,15 @@ def validate(config: PipelineConfig) -> None:
     if model not in EMBED_MODELS and not Path(model).expanduser().is_dir():
         raise ConfigError(
             f'embed.model = {model!r}: must be "bundled", "fast" or an existing model folder'
+        )
+    if config.ray.address and config.engine != "ray":
+        raise ConfigError(
+            f'ray.address = {config.ray.address!r}: only used with engine = "ray" (--engine ray)'
+        )
+    if config.engine == "ray" and not config.embed.use_cache:
+        raise ConfigError(
+            'engine = "ray" needs embed.use_cache = true: the cluster\'s vectors reach the run '
+            "through the cache"
         )
     cache = Path(config.embed.cache_dir).expanduser()
     if config.embed.use_cache and cache.exists() and not cache.is_dir():

@@ -60,6 +60,16 @@ def embedder_from_spec(spec: str) -> Embedder:
     return embedder
 
 
+# What an embedder is built from where a live model cannot travel (a Ray actor builds its own):
+# the `[embed]` config, or a `module:factory` spec.
+EmbedderSpec = EmbedConfig | str
+
+
+def embedder_of(spec: EmbedderSpec) -> Embedder:
+    """A new embedder for `spec` (nothing is loaded until it first encodes)."""
+    return embedder_from_spec(spec) if isinstance(spec, str) else embedder_from_config(spec)
+
+
 def cache_key(model_id: str, text: str) -> bytes:
     """sha256 of model id + NUL + text: the same text under another model never collides."""
     return hashlib.sha256(f"{model_id}\0{text}".encode()).digest()

@@ -20,19 +20,28 @@ import numpy as np
 import pandas as pd
 
 from pipeline import contract, derive
-from pipeline.assign import FittedRun, cluster_on_sample, fit_rows, fitted_clusters, save_fitted
+from pipeline.assign import (
+    FittedRun,
+    cluster_on_sample,
+    fit_rows,
+    fitted_clusters,
+    layout_on_sample,
+    save_fitted,
+)
 from pipeline.cluster import cluster_papers, quiet_bertopic
 from pipeline.config import PipelineConfig, config_to_dict
 from pipeline.contract import UNASSIGNED
 from pipeline.embed import (
     BertopicEmbedder,
     Embedder,
+    EmbedderSpec,
     EmbeddingCache,
     embed_papers,
-    embedder_from_config,
+    embedder_of,
     encode_cached,
     paper_text,
 )
+from pipeline.engine import Engine, EngineError, open_engine
 from pipeline.ingest import papers_frame, rejections_frame
 from pipeline.layout import layout_papers
 from pipeline.neighbours import neighbour_graph, neighbour_width
@@ -186,7 +195,7 @@ def build_run(
     themes: Sequence[Theme] | None = None,
     themes_file: str | Path | None = None,
     input_files: Sequence[Path] = (),
-    embedder: Embedder | None = None,
+    embedder: Embedder | str | None = None,
     progress: bool = False,
     run_id: str | None = None,
     timings: Timings | None = None,
@@ -196,7 +205,9 @@ def build_run(
     """Embed, cluster, lay out and theme `papers`, derive the tables, then publish the run
     atomically.
 
-    `embedder` defaults to the configured model; tests pass a fake one. The seed comes from
+    `embedder` defaults to the configured model; tests pass a fake one, or its `module:factory`
+    spec (the Ray engine needs a spec or the config: each actor builds its own). `config.engine`
+    says where embedding and the assignment to a fitted sample run. The seed comes from
     `config.seed`. `timings` may already hold earlier steps (ingest). `answers` are reviewers'
     theme answers (by paper id, from the review store). `tracker` hears of each stage and of
     the papers embedded. Returns a summary.
@@ -206,31 +217,62 @@ def build_run(
     runs_dir = Path(runs_dir)
     check_writable(runs_dir)
     seed = config.seed
-    embedder = embedder or embedder_from_config(config.embed)
+    spec: EmbedderSpec | None = config.embed if embedder is None else None
+    if isinstance(embedder, str):
+        spec, embedder = embedder, None
+    embedder = embedder or embedder_of(spec)
+    if config.engine == "ray" and spec is None:
+        raise RunError(
+            "the ray engine builds the embedder in each worker: give it as module:factory "
+            "(--embedder) or configure [embed], not as a live object"
+        )
     timings = timings or Timings()
+    try:
+        engine = open_engine(config)
+    except EngineError as exc:
+        raise RunError(str(exc)) from None
     stages = _Stages(progress, len(papers), timings, tracker)
     cache_dir = config.embed.cache_dir if config.embed.use_cache else None
+    # Fit on a sample: with the Ray engine the map is fitted on the sample too and the other
+    # papers placed on it (no neighbour graph over all papers: at millions it cannot be built).
+    sampled = 0 < config.cluster.fit_sample < len(papers)
+    map_on_sample = sampled and engine.name == "ray"
     try:
         with stages("embed"), stages.papers_bar() as counted:
-            embedded = _embed(papers, embedder, config, counted)
+            embedded = _embed(papers, embedder, spec, engine, config, counted)
         embeddings = embedded.embeddings
         with stages("neighbours"):
             width = neighbour_width(len(papers), config.cluster.n_neighbors)
-            knn = neighbour_graph(embeddings, width, seed)
+            knn = None if map_on_sample else neighbour_graph(embeddings, width, seed)
         with stages("cluster"):
             docs = [paper_text(p) for p in papers]
             keyword_embedder = BertopicEmbedder(embedder, cache_dir, config.embed.batch_size)
             titles = [p.title for p in papers]
-            if 0 < config.cluster.fit_sample < len(papers):
+            if sampled:
                 clusters = cluster_on_sample(
-                    docs, embeddings, config.cluster, seed, keyword_embedder, titles=titles
+                    docs,
+                    embeddings,
+                    config.cluster,
+                    seed,
+                    keyword_embedder,
+                    titles=titles,
+                    map_chunks=_engine_chunks(engine),
                 )
             else:
                 clusters = cluster_papers(
                     docs, embeddings, config.cluster, seed, keyword_embedder, knn=knn, titles=titles
                 )
         with stages("layout"):
-            layout = layout_papers(embeddings, config.layout, seed, knn=knn)
+            if map_on_sample:
+                layout = layout_on_sample(
+                    embeddings,
+                    config.layout,
+                    seed,
+                    config.cluster.fit_sample,
+                    map_chunks=_engine_chunks(engine),
+                )
+            else:
+                layout = layout_papers(embeddings, config.layout, seed, knn=knn)
         with stages("themes"):
             theme_result = assign_themes(
                 embeddings,
@@ -341,6 +383,7 @@ def build_run(
             )
     finally:
         stages.close()
+        engine.close()
     return RunSummary(
         run_id=manifest.run_id,
         path=path,
@@ -375,11 +418,27 @@ def _theme_definitions(result: ThemeResult) -> pd.DataFrame:
     )
 
 
-def _embed(papers, embedder, config: PipelineConfig, progress):
+def _embed(papers, embedder, spec, engine: Engine, config: PipelineConfig, progress):
     try:
+        if engine.name == "ray":
+            return engine.embed_papers(papers, spec, config.embed, progress)
         return embed_papers(papers, embedder, config.embed, progress=progress)
     except sqlite3.Error as exc:
         raise RunError(f"embedding cache in {config.embed.cache_dir} failed: {exc}") from None
+    except (EngineError, OSError) as exc:
+        raise RunError(str(exc)) from None
+
+
+def _engine_chunks(engine: Engine):
+    """The engine's `map_chunks`, its failures as RunError (one line)."""
+
+    def map_chunks(fn, shared, rows):
+        try:
+            return engine.map_chunks(fn, shared, rows)
+        except EngineError as exc:
+            raise RunError(str(exc)) from None
+
+    return map_chunks
 
 
 def _cached_encoder(embedder: Embedder, cache_dir: str | None, batch_size: int):
@@ -427,7 +486,7 @@ def run_pipeline(
     runs_dir: str | Path,
     *,
     themes_file: str | Path | None = None,
-    embedder: Embedder | None = None,
+    embedder: Embedder | str | None = None,
     progress: bool = False,
     answers: Sequence[ThemeLabel] = (),
     progress_file: str | Path | None = None,
@@ -471,3 +530,16 @@ def run_pipeline(
 def with_seed(config: PipelineConfig, seed: int | None) -> PipelineConfig:
     """The config with `seed` replaced when given."""
     return config if seed is None else dataclasses.replace(config, seed=seed)
+
+
+def with_engine(
+    config: PipelineConfig, engine: str | None, ray_address: str | None
+) -> PipelineConfig:
+    """The config with `engine` and `ray.address` replaced when given (validated: ConfigError)."""
+    if engine is not None:
+        config = dataclasses.replace(config, engine=engine)
+    if ray_address is not None:
+        config = dataclasses.replace(
+            config, ray=dataclasses.replace(config.ray, address=ray_address)
+        )
+    return config
