@@ -163,28 +163,33 @@ def register_run(sub) -> None:
     p.set_defaults(func=_run_run)
 
 
+def _stored_answers(runs_dir: str) -> tuple:
+    """The theme answers in the runs folder's review store (none when there is no store); a
+    store that cannot be read is one printed line, and the run goes on without answers."""
+    from pipeline.review import ReviewError, ReviewStore, default_store_path, theme_answers
+
+    store_path = default_store_path(runs_dir)
+    try:
+        if store_path.is_file():
+            return tuple(theme_answers(ReviewStore.open(store_path)).labels)
+    except ReviewError as exc:
+        print(f"theme answers not used: {exc}")
+    return ()
+
+
 def _run_run(args) -> int:
     from pipeline import contract
     from pipeline.config import ConfigError, load_config
     from pipeline.embed import embedder_from_spec
     from pipeline.ingest import IngestError
     from pipeline.review import (
-        ReviewError,
-        ReviewStore,
         carry_over_runs,
-        default_store_path,
-        theme_answers,
     )
     from pipeline.run import RunError, run_pipeline, with_engine, with_seed
     from pipeline.themes import ThemesFileError
 
     previous = contract.latest_run_id(args.out)  # its review carries over to the new run
-    answers, store_path = (), default_store_path(args.out)
-    try:
-        if store_path.is_file():
-            answers = theme_answers(ReviewStore.open(store_path)).labels
-    except ReviewError as exc:  # the run goes on without answers; carry-over says why too
-        print(f"theme answers not used: {exc}")
+    answers = _stored_answers(args.out)
     try:
         if args.embedder:
             embedder_from_spec(args.embedder)  # a bad spec fails here, before any work
@@ -238,19 +243,10 @@ def _run_add(args) -> int:
     from pipeline.embed import embedder_from_spec
     from pipeline.ingest import IngestError
     from pipeline.review import (
-        ReviewError,
-        ReviewStore,
-        default_store_path,
         inherit_review_runs,
-        theme_answers,
     )
 
-    answers, store_path = (), default_store_path(args.out)
-    try:
-        if store_path.is_file():
-            answers = theme_answers(ReviewStore.open(store_path)).labels
-    except ReviewError as exc:
-        print(f"theme answers not used: {exc}")
+    answers = _stored_answers(args.out)
     try:
         embedder = embedder_from_spec(args.embedder) if args.embedder else None
         summary = add_papers(

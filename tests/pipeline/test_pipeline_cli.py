@@ -137,3 +137,19 @@ def test_killed_run_leaves_earlier_runs_and_latest_intact(tmp_path):
     assert [e.run_id for e in contract.list_runs(runs)] == [before.run_id]
     run = contract.read_run(runs)
     assert run.run_id == before.run_id and len(run.assignments) == len(papers)
+
+
+def test_stored_answers_none_without_a_store_and_one_line_with_a_damaged_one(tmp_path, capsys):
+    """`run` and `add` read theme answers from the runs folder's review store: none when there
+    is no store; a damaged store is one printed line and the command goes on without answers."""
+    from pipeline.__main__ import _stored_answers
+    from pipeline.review import default_store_path
+
+    assert _stored_answers(str(tmp_path)) == ()
+    assert capsys.readouterr().out == ""
+    path = default_store_path(tmp_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"this is not a database" * 100)
+    assert _stored_answers(str(tmp_path)) == ()
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("theme answers not used:") and len(out.splitlines()) == 1
