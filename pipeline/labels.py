@@ -97,7 +97,8 @@ def group_labels(
     keyphrases: dict[int, Sequence[str]] | None = None,
 ) -> dict[int, str]:
     """A label per group id (ids < 0 are skipped): the most distinctive candidate phrase that
-    occurs in `min_support` of the group's texts; "" when none does.
+    occurs in `min_support` of the group's texts and no better-scoring group took; "" when none
+    does.
 
     `texts[i]` (title and abstract) belongs to `groups[i]`; `titles` give candidates and the
     label's spelling (default: `texts`); `keyphrases` (e.g. BERTopic keywords) add candidates.
@@ -140,10 +141,10 @@ def group_labels(
     spread = Counter(p for found in candidates.values() for p in found)
     generic_at = max(3, len(candidates) / 4)
     n = len(texts)
-    labels = {}
+    ranked: dict[int, list[tuple[float, str]]] = {}
     for g, rows in members.items():
         need = min_support(len(rows))
-        best, best_score = "", 0.0
+        scored = []
         for phrase in candidates[g]:
             df = group_df[g][phrase]
             if df < need:
@@ -151,7 +152,16 @@ def group_labels(
             score = df / len(rows) * math.log(1 + n / corpus_df[phrase])
             score *= 0.5 if spread[phrase] > generic_at else 1.0
             score *= 1 + 0.15 * (phrase.count(" ") + 1 - MIN_WORDS)  # say more when as true
-            if score > best_score or (score == best_score and phrase < best):
-                best, best_score = phrase, score
-        labels[g] = _surface(best, [titles[i] for i in rows]) if best else ""
+            scored.append((-score, phrase))
+        ranked[g] = sorted(scored)  # best first; ties by phrase
+    # Labels differ between groups: groups choose in the order of their best score, each taking
+    # its best phrase not yet taken (the taken one only when it has no other).
+    order = sorted((r[0] + (g,) for g, r in ranked.items() if r), key=lambda t: (t[0], t[2]))
+    taken: set[str] = set()
+    labels = dict.fromkeys(members, "")
+    for _, _, g in order:
+        options = [p for _, p in ranked[g]]
+        best = next((p for p in options if p not in taken), options[0])
+        taken.add(best)
+        labels[g] = _surface(best, [titles[i] for i in members[g]])
     return labels

@@ -86,3 +86,20 @@ def test_generated_themes_are_whole_clusters_and_stable_across_seeds():
 def test_sample_fixture_is_present():
     """The gold file the label test uses is in the repository."""
     assert (FIXTURES / "sample_theme_gold.csv").is_file()
+
+
+def test_two_groups_about_the_same_task_get_different_labels():
+    """Two clusters whose best phrase is the same ('pose estimation' on the 75k map twice): the
+    one that owns it more keeps it, the other is named by its own next best phrase."""
+    hands = [f"Pose estimation {i}" for i in range(3)] + [
+        f"Pose estimation {i}: hand tracking" for i in range(3)
+    ]
+    crowds = [f"Pose estimation {i}" for i in range(2)] + [
+        f"Pose estimation {i}: motion capture" for i in range(3)
+    ]
+    speech = [f"Speech recognition {i}: noise number {i}" for i in range(100)]
+    texts = hands + crowds + speech
+    groups = [0] * len(hands) + [1] * len(crowds) + [2] * len(speech)
+    labels = group_labels(texts, groups)
+    assert labels[0].lower() == "pose estimation", labels
+    assert labels[1].lower() == "motion capture", labels
