@@ -1,7 +1,12 @@
-"""Theme benchmark: reads a run of the HF daily-papers corpus built with data/themes.toml, the
-labelled sets bench/labels/hf_{tune,eval}.csv and a run of the bundled sample; prints per theme
+"""Theme benchmark: reads a run of the HF daily-papers corpus, the labelled sets
+bench/labels/hf_{tune,tune2,eval}.csv and a run of the bundled sample; prints per theme
 precision, recall and F1 and macro F1 with 0, 25, 50 and 100 simulated triage answers, the
 sample's F1, a reliability curve, and the time of a refit plus re-scoring.
+
+The runs give papers, embeddings and clusters; the theme stage is run again on them with the
+current code and data/themes.toml (`assign_themes`, as `pipeline run` does: a few seconds, the
+embedder only encodes the themes' texts), so a change to the themes file or pipeline/themes needs
+no new run. The bench says whether the result still equals the themes stored in the run.
 
 Simulated triage: the real queue (`pipeline.themes.triage.triage_queue`) picks papers among the
 labelled ones of a set, their answers are the labels' primary themes, the model refits with them
@@ -9,6 +14,7 @@ labelled ones of a set, their answers are the labels' primary themes, the model 
 Labels never enter the model's defaults: they are used here only as simulated answers.
 
 Usage: .venv/bin/python bench/eval_themes.py [--runs DIR] [--answers 0,25,50,100] [--json FILE]
+                                             [--splits tune,tune2,eval]
   (builds the HF and sample runs into DIR/hf and DIR/sample when absent, embedding cache warm
   or not; default DIR: bench/results/theme-runs)
 """
@@ -34,6 +40,8 @@ import pandas as pd  # noqa: E402
 from bench.theme_labels import SPLITS, load_labels, score  # noqa: E402
 from pipeline import contract  # noqa: E402
 from pipeline.config import load_config, theme_config_of  # noqa: E402
+from pipeline.embed import EmbeddingCache, embedder_of, encode_cached  # noqa: E402
+from pipeline.themes import assign_themes, load_themes  # noqa: E402
 from pipeline.themes.evidence import unit  # noqa: E402
 from pipeline.themes.model import ThemeLabel, assign_from_prior  # noqa: E402
 from pipeline.themes.triage import triage_queue  # noqa: E402
@@ -54,20 +62,59 @@ def build(runs: Path, inputs: Path) -> contract.Run:
     return contract.read_run(runs)
 
 
-class Model:
-    """A run's prior and unit embeddings, refitted with any labels as the dashboard does."""
+def encoder(run: contract.Run):
+    """texts -> vectors with the run's embedding model, through the project's embedding cache."""
+    embedder = embedder_of(load_config(None).embed)
+    if embedder.model_id != run.manifest.embedding_model:
+        raise SystemExit(f"run {run.run_id} was embedded with {run.manifest.embedding_model}")
 
-    def __init__(self, run: contract.Run):
+    def encode(texts: list[str]) -> np.ndarray:
+        cache = EmbeddingCache(ROOT / "data/cache")
+        try:
+            return encode_cached(texts, embedder, cache)[0]
+        finally:
+            cache.close()
+
+    return encode
+
+
+def rescore(run: contract.Run, encode):
+    """The theme stage of `run` again with the current code and THEMES (no answers)."""
+    return assign_themes(
+        run.embeddings(mmap=False),
+        run.papers["title"].tolist(),
+        run.papers["abstract"].tolist(),
+        run.papers["paper_id"].tolist(),
+        run.assignments["cluster_id"].to_numpy(),
+        load_themes(THEMES),
+        encode,
+        theme_config_of(run.manifest.config),
+        themes_source=str(THEMES),
+    )
+
+
+def same_as_stored(run: contract.Run, result) -> str:
+    """One line: does the re-run theme stage give the run's stored themes?"""
+    changed = int((result.assignment.theme_ids != run.assignments["theme_id"].to_numpy()).sum())
+    if changed == 0 and np.allclose(result.prior, run.theme_prior(), atol=1e-4):
+        return f"themes of run {run.run_id} re-run with the current code: as stored"
+    return f"themes of run {run.run_id} re-run with the current code: {changed} papers changed"
+
+
+class Model:
+    """A run's prior (from the current code and themes file) and unit embeddings, refitted with
+    any labels as the dashboard does."""
+
+    def __init__(self, run: contract.Run, encode):
+        result = rescore(run, encode)
+        print(same_as_stored(run, result))
         self.run = run
-        self.prior = run.theme_prior()
+        self.prior = result.prior
         self.vectors = unit(run.embeddings(mmap=False))
         self.paper_ids = run.assignments["paper_id"].tolist()
-        self.classes = run.themes["theme_id"].tolist()
+        self.classes = result.class_ids
         self.config = theme_config_of(run.manifest.config)
-        self.examples = [
-            ThemeLabel(r.paper_id, tuple(r.theme_ids), tuple(r.excluded), r.source)
-            for r in run.theme_labels.itertuples(index=False)
-        ]
+        self.examples = list(result.examples)
 
     def fit(self, answers: list[ThemeLabel]):
         return assign_from_prior(
@@ -136,9 +183,12 @@ def reliability(model: Model, labels: pd.DataFrame) -> list[tuple[str, int, floa
     return out
 
 
-def sample_score(runs: Path) -> dict:
-    """F1 of the sample run against the gold file made by reading (no answers)."""
+def sample_score(runs: Path, encode) -> dict:
+    """F1 of the sample run's themes (re-run with the current code) against the gold file made
+    by reading (no answers)."""
     run = build(runs, SAMPLE)
+    result = rescore(run, encode)
+    print(same_as_stored(run, result))
     gold = pd.read_csv(GOLD, dtype=str).fillna("")
     labels = pd.DataFrame(
         {
@@ -147,8 +197,8 @@ def sample_score(runs: Path) -> dict:
             "acceptable": [[a] if a else [] for a in gold["also_acceptable"]],
         }
     )
-    predicted = dict(zip(run.assignments["paper_id"], run.assignments["theme_id"], strict=True))
-    examples = set(run.theme_labels["paper_id"])
+    predicted = dict(zip(run.assignments["paper_id"], result.assignment.theme_ids, strict=True))
+    examples = {label.paper_id for label in result.examples}
     return {
         "all": score(predicted, labels),
         "not_examples": score(predicted, labels[~labels["paper_id"].isin(examples)]),
@@ -173,15 +223,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default=str(ROOT / "bench/results/theme-runs"))
     parser.add_argument("--answers", default="0,25,50,100")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument(
+        "--splits", default=",".join(SPLITS), help="labelled sets to score (while tuning: no eval)"
+    )
     args = parser.parse_args(argv)
     runs = Path(args.runs)
     if not HF.is_file():
         print(f"skipped: {HF} is absent")
         return 0
     checkpoints = [int(a) for a in args.answers.split(",")]
-    model = Model(build(runs / "hf", HF))
+    hf_run = build(runs / "hf", HF)
+    encode = encoder(hf_run)
+    model = Model(hf_run, encode)
     report: dict = {"run": model.run.run_id, "n_papers": len(model.paper_ids)}
-    for split in SPLITS:
+    for split in args.splits.split(","):
         labels = load_labels(split)
         results = simulate(model, labels, checkpoints)
         print(f"\n{split} set ({len(labels)} labelled papers): macro F1 by simulated answers")
@@ -205,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         for b, n, p, r in random_half:
             print(f"   {b}  {n:>4}  {p:.2f}  {r:.2f}")
         report[split]["reliability"] = curve
-    sample = sample_score(runs / "sample")
+    sample = sample_score(runs / "sample", encode)
     print(f"\nsample (gold file; {sample['n_examples']} of its papers are examples):")
     print("\n".join(sample["all"].lines()))
     print(" without the example papers:")

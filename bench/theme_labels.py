@@ -1,4 +1,4 @@
-"""The labelled HF sets (bench/labels/hf_{tune,eval}.csv) and their scoring rule (see
+"""The labelled HF sets (bench/labels/hf_{tune,tune2,eval}.csv) and their scoring rule (see
 bench/labels/RULES.md): a prediction is right when it is the primary label or an acceptable one;
 per theme precision, recall and F1; macro F1 over the four named themes.
 
@@ -14,7 +14,7 @@ import pandas as pd
 
 LABELS = Path(__file__).resolve().parent / "labels"
 THEMES = ("pretraining-data", "continual-pretraining", "rl-post-training", "control")
-SPLITS = ("tune", "eval")
+SPLITS = ("tune", "tune2", "eval")  # tune, tune2: for tuning; eval: held out, report only
 
 
 def load_labels(split: str) -> pd.DataFrame:
