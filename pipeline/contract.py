@@ -102,7 +102,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("theme_id", _STR, "slug, unique; 'other' for papers that fit no theme"),
         Column("name", _STR, "display name"),
         Column("description", _STR, "one-sentence description"),
-        Column("key_terms", _LIST_STR, "optional key terms from the themes file"),
+        Column("key_terms", _LIST_STR, "optional key terms from the themes file; -x: counter term"),
         Column("n_papers", pa.int64(), "papers assigned to the theme"),
         Column("n_clusters", pa.int64(), "clusters whose dominant theme it is"),
         Column("is_generated", pa.bool_(), "true when derived from the hierarchy (no themes file)"),

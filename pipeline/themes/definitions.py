@@ -16,6 +16,8 @@ from anyascii import anyascii
 from pipeline.contract import OTHER
 from pipeline.themes.model import ThemeLabel
 
+COUNTER_PREFIX = "-"  # a key term written "-phrase" is a counter term: evidence against the theme
+
 
 class ThemesFileError(ValueError):
     """A themes file that cannot be used; the message names the file, the line and the problem."""
@@ -27,7 +29,11 @@ class Theme:
 
     `examples` and `counter_examples` are references to papers that are (or are not) in the
     theme: `arxiv:<id>`, `doi:<doi>`, a bare arXiv id or DOI, or an exact title. `line` is the
-    theme's line in its file (0 when not from a file), for messages."""
+    theme's line in its file (0 when not from a file), for messages.
+
+    `key_terms` are as written in the file (and stored in a run): a term starting with "-" is a
+    counter term, a phrase typical of papers that look like the theme but are not in it (see
+    `terms` and `counter_terms`)."""
 
     theme_id: str
     name: str
@@ -36,6 +42,18 @@ class Theme:
     examples: tuple[str, ...] = ()
     counter_examples: tuple[str, ...] = ()
     line: int = 0
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The key terms that speak for the theme (counter terms left out)."""
+        return tuple(t for t in self.key_terms if not t.startswith(COUNTER_PREFIX))
+
+    @property
+    def counter_terms(self) -> tuple[str, ...]:
+        """The phrases that speak against the theme: key terms written "-phrase", without "-"."""
+        return tuple(
+            t[len(COUNTER_PREFIX) :].strip() for t in self.key_terms if t.startswith(COUNTER_PREFIX)
+        )
 
 
 def slugify(text: str) -> str:
@@ -109,6 +127,8 @@ def _theme(entry: object, where: str, line: int) -> Theme:
         if not is_text:
             raise ThemesFileError(f"{where}: `{key}` must be a list of non-empty strings")
         lists[key] = tuple(" ".join(v.split()) for v in values)
+    if any(not t.removeprefix(COUNTER_PREFIX).strip() for t in lists["key_terms"]):
+        raise ThemesFileError(f"{where}: a counter term needs a phrase after `{COUNTER_PREFIX}`")
     name = entry["name"].strip()
     theme_id = entry.get("id", slugify(name))
     if not isinstance(theme_id, str) or not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", theme_id):

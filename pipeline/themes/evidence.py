@@ -1,6 +1,6 @@
-"""Theme evidence: reads paper texts and embeddings and the themes' names, descriptions and key
-terms (embedded by the caller's encoder); produces each paper's prior logit for every theme and
-for "other". No labels are used here: this is what the themes file alone says."""
+"""Theme evidence: reads paper texts and embeddings and the themes' names, descriptions, key terms
+and counter terms (embedded by the caller's encoder); produces each paper's prior logit for every
+theme and for "other". No labels are used here: this is what the themes file alone says."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ def unit(matrix: np.ndarray) -> np.ndarray:
 
 
 def theme_texts(theme: Theme) -> list[str]:
-    """What a theme is embedded from: "name: description", then each key term."""
-    return [f"{theme.name}: {theme.description}", *theme.key_terms]
+    """What a theme is embedded from: "name: description", then each key term (not the counter
+    terms: a phrase the theme is not about would only pull similar papers towards it)."""
+    return [f"{theme.name}: {theme.description}", *theme.terms]
 
 
 def theme_similarity(
@@ -64,8 +65,9 @@ def normalise_for_terms(text: str) -> str:
     return " " + _NOT_WORD.sub(" ", text).strip() + " "
 
 
-def term_counts(texts: Sequence[str], themes: Sequence[Theme]) -> np.ndarray:
-    """Occurrences of each theme's name and key terms in each text, shape (n_texts, n_themes).
+def term_counts(texts: Sequence[str], themes: Sequence[Theme], counter: bool = False) -> np.ndarray:
+    """Occurrences of each theme's name and key terms (with `counter`: its counter terms) in each
+    text, shape (n_texts, n_themes).
 
     Text and terms are compared in `normalise_for_terms` form; a term matches where a word starts
     and may end inside a word ("robot" also counts "robots"); every term counts on its own, so
@@ -78,7 +80,7 @@ def term_counts(texts: Sequence[str], themes: Sequence[Theme]) -> np.ndarray:
     out = np.zeros((len(texts), len(themes)), dtype=np.float32)
     automaton = ahocorasick.Automaton()
     for j, theme in enumerate(themes):
-        for term in {theme.name, *theme.key_terms}:
+        for term in set(theme.counter_terms) if counter else {theme.name, *theme.terms}:
             key = normalise_for_terms(term).rstrip()  # " term": must start a word
             if key.strip():
                 owners = automaton.get(key, ())
@@ -112,12 +114,15 @@ def standardise(scores: np.ndarray, reference: np.ndarray | None = None) -> np.n
 
 @dataclass(frozen=True)
 class Evidence:
-    """Per paper and theme, (n_papers, n_themes): raw cosine `similarity`, and occurrences of the
-    theme's name or key terms in the title (`title_hits`) and the abstract (`abstract_hits`)."""
+    """Per paper and theme, (n_papers, n_themes): raw cosine `similarity`, occurrences of the
+    theme's name or key terms in the title (`title_hits`) and the abstract (`abstract_hits`), and
+    of its counter terms (`title_counter_hits`, `abstract_counter_hits`)."""
 
     similarity: np.ndarray
     title_hits: np.ndarray
     abstract_hits: np.ndarray
+    title_counter_hits: np.ndarray
+    abstract_counter_hits: np.ndarray
 
 
 def theme_evidence(
@@ -132,6 +137,8 @@ def theme_evidence(
         similarity=theme_similarity(embeddings, themes, encode),
         title_hits=term_counts(titles, themes),
         abstract_hits=term_counts(abstracts, themes),
+        title_counter_hits=term_counts(titles, themes, counter=True),
+        abstract_counter_hits=term_counts(abstracts, themes, counter=True),
     )
 
 
@@ -140,13 +147,19 @@ def prior_logits(
 ) -> np.ndarray:
     """Logits (n_papers, n_themes + 1), "other" last, from `evidence` and a `ThemeConfig`:
     similarity_weight * z(similarity) + title_weight * [a term in the title]
-    + abstract_weight * log(1 + term occurrences in the abstract), with CLOSED_PENALTY for a
-    theme with no evidence of its own; the "other" logit is `min_score`. The z-score is over
-    `reference_similarity` (a run's papers) when given, else over these papers."""
+    + abstract_weight * log(1 + term occurrences in the abstract)
+    - abstract_weight * log(1 + counter-term occurrences in title and abstract), with
+    CLOSED_PENALTY for a theme with no evidence of its own (counter terms open nothing); the
+    "other" logit is `min_score`. A counter term in the title weighs like one in the abstract, not
+    like a key term in the title: a title naming both (pretraining and post-training data) is not
+    pushed out of the theme. The z-score is over `reference_similarity` (a run's papers) when
+    given, else over these papers."""
     scores = (
         config.similarity_weight * standardise(evidence.similarity, reference_similarity)
         + config.title_weight * (evidence.title_hits > 0)
         + config.abstract_weight * np.log1p(evidence.abstract_hits)
+        - config.abstract_weight
+        * np.log1p(evidence.title_counter_hits + evidence.abstract_counter_hits)
     )
     has_terms = (evidence.title_hits + evidence.abstract_hits) > 0
     is_open = has_terms | (evidence.similarity >= config.evidence_similarity)

@@ -18,7 +18,7 @@ from pipeline.themes import (
     slugify,
 )
 from pipeline.themes.definitions import resolve_examples
-from pipeline.themes.evidence import standardise, term_counts
+from pipeline.themes.evidence import standardise, term_counts, theme_texts
 from tests.conftest import ROOT
 
 GOOD = """
@@ -91,6 +91,7 @@ def test_a_name_without_letters_gets_a_hash_slug():
         ('[[theme]]\nid = "other"\nname = "a"\ndescription = "b"\n', 1, "reserved"),
         ('[[theme]]\nid = "Bad Id"\nname = "a"\ndescription = "b"\n', 1, "'Bad Id'"),
         ('[[theme]]\nname = "a"\ndescription = "b\n', 3, "invalid TOML"),
+        ('[[theme]]\nname = "a"\ndescription = "b"\nkey_terms = ["x", " - "]\n', 1, "counter"),
     ],
 )
 def test_themes_file_errors_name_the_line(text, line, fragment):
@@ -147,6 +148,43 @@ def test_term_counts_match_variants_at_word_starts():
     ]
     counts = term_counts(texts, [theme])
     assert counts[:, 0].tolist() == [2 + 1, 2 + 2]
+
+
+def test_counter_terms_speak_against_their_theme():
+    """A key term written "-phrase" is a counter term: it is not embedded or counted as the
+    theme's evidence, and where it occurs (title or abstract) it lowers the theme's prior by the
+    abstract weight per log occurrence, without opening a theme that has no evidence."""
+    rng = np.random.default_rng(3)
+    direction = rng.standard_normal(16)
+    theme = parse_themes(
+        '[[theme]]\nname = "pretraining data"\ndescription = "d"\n'
+        'key_terms = ["data mixture", "-instruction tuning"]\n'
+    )[0]
+    assert theme.terms == ("data mixture",) and theme.counter_terms == ("instruction tuning",)
+    assert theme_texts(theme) == ["pretraining data: d", "data mixture"]
+
+    def encode(texts):
+        return np.stack([direction for _ in texts])
+
+    papers = np.vstack([direction, direction, rng.standard_normal((10, 16))])
+    abstracts = ["a data mixture", "a data mixture for instruction-tuning"] + ["x"] * 10
+    titles = ["t", "Instruction Tuning"] + ["t"] * 10
+    result = assign_themes(
+        papers,
+        titles,
+        abstracts,
+        [f"p{i}" for i in range(12)],
+        np.full(12, -1),
+        [theme],
+        encode,
+        ThemeConfig(),
+    )
+    drop = result.prior[0, 0] - result.prior[1, 0]
+    assert drop == pytest.approx(ThemeConfig().abstract_weight * np.log1p(2), abs=1e-5)
+    assert result.assignment.theme_ids[0] == "pretraining-data"
+    assert result.assignment.theme_ids[1] == OTHER
+    closed = term_counts(["instruction tuning"], [theme], counter=True)
+    assert closed.tolist() == [[1.0]] and term_counts(["instruction tuning"], [theme])[0, 0] == 0
 
 
 def test_standardise_centres_each_theme():
