@@ -85,7 +85,6 @@ def rescore(run: contract.Run, encode):
         run.papers["title"].tolist(),
         run.papers["abstract"].tolist(),
         run.papers["paper_id"].tolist(),
-        run.assignments["cluster_id"].to_numpy(),
         load_themes(THEMES),
         encode,
         theme_config_of(run.manifest.config),

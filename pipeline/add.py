@@ -221,11 +221,9 @@ def add_papers(
         new_prior = extend_prior(
             run.theme_prior(),
             parent.embeddings,
-            run_assignments["cluster_id"].to_numpy(),
             vectors,
             [p.title for p in new],
             [p.abstract for p in new],
-            placed.cluster_ids,
             themes,
             is_generated,
             encode,

@@ -279,7 +279,6 @@ def build_run(
                 titles,
                 [p.abstract for p in papers],
                 [p.paper_id for p in papers],
-                clusters.cluster_ids,
                 themes,
                 _cached_encoder(embedder, cache_dir, config.embed.batch_size),
                 config.themes,

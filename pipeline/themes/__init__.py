@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.contract import OTHER, UNASSIGNED
+from pipeline.contract import OTHER
 from pipeline.themes.definitions import (
     Theme,
     ThemesFileError,
@@ -51,7 +51,7 @@ NAMED_METHOD = (
     "prior from each theme's description and key terms (z-scored embedding similarity, key terms "
     "in title and abstract); examples and reviewers' answers move the papers near them"
 )
-GENERATED_METHOD = "generated: k-means groups of the embeddings, whole clusters, named by phrases"
+GENERATED_METHOD = "generated: k-means groups of the embeddings, named by phrases"
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,6 @@ def assign_themes(
     titles: Sequence[str],
     abstracts: Sequence[str],
     paper_ids: Sequence[str],
-    cluster_ids: np.ndarray,
     themes: Sequence[Theme] | None,
     encode: Callable[[list[str]], np.ndarray],
     config,
@@ -107,7 +106,7 @@ def assign_themes(
     else:
         texts = [f"{t}. {a}" for t, a in zip(titles, abstracts, strict=True)]
         n_groups = config.n_generated or auto_n_generated(len(paper_ids))
-        themes, ids = generated_themes(vectors, cluster_ids, texts, titles, n_groups, seed)
+        themes, ids = generated_themes(vectors, texts, titles, n_groups, seed)
         prior = generated_prior(ids, [t.theme_id for t in themes], config.min_score)
         is_generated, method = True, GENERATED_METHOD
     class_ids = [t.theme_id for t in themes] + [OTHER]
@@ -142,23 +141,21 @@ def generated_prior(theme_ids: np.ndarray, themes: list[str], min_score: float) 
 def extend_prior(
     prior: np.ndarray,
     embeddings: np.ndarray,
-    cluster_ids: np.ndarray,
     new_embeddings: np.ndarray,
     new_titles: Sequence[str],
     new_abstracts: Sequence[str],
-    new_cluster_ids: np.ndarray,
     themes: Sequence[Theme],
     is_generated: bool,
     encode: Callable[[list[str]], np.ndarray],
     config,
 ) -> np.ndarray:
     """Prior logits (n_new, n_themes + 1) of papers added to a run, on the run's own scale: the
-    run's `prior` (n, n_themes + 1, "other" last), `embeddings` and `cluster_ids` (aligned).
+    run's `prior` (n, n_themes + 1, "other" last) and `embeddings` (aligned).
 
     Named themes: the evidence of the new papers, z-scored against the run's papers' similarity
-    (their prior rows stay as they were). Generated themes (whole clusters): a new paper takes
-    the theme most of its cluster's papers have; one in no cluster, or in a cluster of no run
-    paper, the theme whose papers' centroid is most similar. `config` is a `ThemeConfig`."""
+    (their prior rows stay as they were). Generated themes: a new paper takes the theme whose
+    papers' centroid is most similar (the k-means rule, in the full embedding space). `config`
+    is a `ThemeConfig`."""
     new_vectors = unit(new_embeddings)
     if not is_generated:
         evidence = theme_evidence(new_vectors, new_titles, new_abstracts, themes, encode)
@@ -172,12 +169,10 @@ def extend_prior(
         if theme_ids
         else np.zeros((0, vectors.shape[1]), np.float32)
     )
-    chosen = np.empty(len(new_vectors), dtype=np.int64)
-    for i, cluster in enumerate(np.asarray(new_cluster_ids)):
-        members = own[np.asarray(cluster_ids) == cluster] if cluster != UNASSIGNED else own[:0]
-        if len(members):
-            chosen[i] = np.bincount(members, minlength=len(theme_ids)).argmax()
-        else:
-            chosen[i] = int((centroids @ new_vectors[i]).argmax()) if len(theme_ids) else 0
+    chosen = (
+        (new_vectors @ centroids.T).argmax(axis=1)
+        if theme_ids
+        else np.zeros(len(new_vectors), dtype=np.int64)
+    )
     ids = np.array([theme_ids[j] for j in chosen] if theme_ids else [OTHER] * len(chosen))
     return generated_prior(ids, theme_ids, config.min_score)

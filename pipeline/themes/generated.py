@@ -1,9 +1,13 @@
-"""Generated themes (no themes file): reads the paper embeddings, texts and clusters; produces a
-few broad themes, each a union of whole clusters, named with a noun phrase of its papers.
+"""Generated themes (no themes file): reads the paper embeddings and texts; produces a few broad
+themes, each a k-means group of papers, named with a noun phrase of its papers.
 
-The broad groups come from k-means on the embeddings (PCA to 50 dimensions, many restarts), not
-from the cluster hierarchy: they are then nearly the same whatever the seed, and each cluster joins
-the group that holds most of its papers.
+The groups come from k-means on the embeddings (PCA to 20 dimensions, 30 restarts), paper by
+paper, not from the clusters, so they barely depend on the seed. Measured on the 9.9k HF corpus
+(7 groups; agreement of every two of seeds 42, 7 and 1): the groups agree at ARI 0.75-0.99 with
+50 dimensions and 10 restarts, 0.996-0.998 with 50 restarts (4.7x the time), 0.995-0.998 with 20
+dimensions and 30 restarts (1.7x). Themes made of whole clusters (each cluster joining the group
+holding most of its papers, as before) inherited the clusters' own seed dependence: ARI
+0.873-0.909 whatever the restarts.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipeline.contract import OTHER, UNASSIGNED
+from pipeline.contract import OTHER
 from pipeline.labels import group_labels
 from pipeline.themes.definitions import Theme, slugify
 
-GROUP_DIMENSIONS = 50
-GROUP_RESTARTS = 10
+GROUP_DIMENSIONS = 20
+GROUP_RESTARTS = 30
 
 
 def auto_n_generated(n_papers: int) -> int:
@@ -43,19 +47,13 @@ def broad_groups(unit_embeddings: np.ndarray, n_groups: int, seed: int) -> np.nd
 
 def generated_themes(
     unit_embeddings: np.ndarray,
-    cluster_ids: np.ndarray,
     texts: Sequence[str],
     titles: Sequence[str],
     n_groups: int,
     seed: int,
 ) -> tuple[tuple[Theme, ...], np.ndarray]:
-    """(themes, theme id per paper). A cluster takes the group holding most of its papers;
-    unassigned papers take their own group. Groups left without papers are dropped."""
-    groups = broad_groups(unit_embeddings, n_groups, seed)
-    paper_group = groups.copy()
-    for cluster in set(cluster_ids.tolist()) - {UNASSIGNED}:
-        members = cluster_ids == cluster
-        paper_group[members] = np.bincount(groups[members]).argmax()
+    """(themes, theme id per paper): each paper takes its k-means group's theme."""
+    paper_group = broad_groups(unit_embeddings, n_groups, seed)
     names = group_labels(texts, paper_group, titles)
     themes: list[Theme] = []
     theme_of: dict[int, str] = {}

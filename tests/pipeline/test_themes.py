@@ -174,7 +174,6 @@ def test_counter_terms_speak_against_their_theme():
         titles,
         abstracts,
         [f"p{i}" for i in range(12)],
-        np.full(12, -1),
         [theme],
         encode,
         ThemeConfig(),
@@ -221,7 +220,6 @@ def test_paper_below_min_score_stays_other():
         ["a study"] * n,
         ["nothing"] * n,
         [f"p{i}" for i in range(n)],
-        np.full(n, -1),
         themes,
         encode,
         ThemeConfig(min_score=1.0),
@@ -253,9 +251,7 @@ def test_theme_needs_evidence_of_its_own():
     ids = [f"p{i}" for i in range(20)]
 
     def theme_of_first():
-        result = assign_themes(
-            papers, titles, abstracts, ids, np.full(20, -1), themes, encode, config
-        )
+        result = assign_themes(papers, titles, abstracts, ids, themes, encode, config)
         return result.assignment.theme_ids[0]
 
     assert theme_of_first() == OTHER
@@ -278,7 +274,6 @@ def test_examples_label_their_paper_and_missing_ones_warn():
         titles,
         ["x"] * n,
         [f"id{i}" for i in range(n)],
-        np.full(n, -1),
         themes,
         encode,
         ThemeConfig(min_score=1.0),
