@@ -83,18 +83,23 @@ def map_figure(layers: MapLayers, *, height: int = 640) -> go.Figure:
     box, ink = (
         (LABEL_BOX_FILTERED, LABEL_INK_FILTERED) if layers.is_filtered else (LABEL_BOX, "#111")
     )
-    for rec in layers.labels.itertuples(index=False):
-        fig.add_annotation(
-            x=float(rec.map_x),
-            y=float(rec.map_y),
-            text=rec.text,
-            showarrow=False,
-            font={"size": 12, "color": ink},
-            bgcolor=box,
-            borderpad=1,
-            name="cluster label",
-        )
+    # All at once: each add_annotation validates every annotation again (quadratic: 0.7 s for
+    # 30 labels).
+    notes = [
+        {
+            "x": float(rec.map_x),
+            "y": float(rec.map_y),
+            "text": rec.text,
+            "showarrow": False,
+            "font": {"size": 12, "color": ink},
+            "bgcolor": box,
+            "borderpad": 1,
+            "name": "cluster label",
+        }
+        for rec in layers.labels.itertuples(index=False)
+    ]
     fig.update_layout(
+        annotations=notes,
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"visible": False},
