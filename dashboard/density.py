@@ -16,7 +16,8 @@ import numpy as np
 # Above this many papers the map draws all papers as a density and at most MAX_POINTS as points.
 DENSITY_ABOVE = 20_000
 MAX_POINTS = 5_000
-DENSITY_BINS = 256  # histogram cells across the wider side of the map (square cells)
+DENSITY_BINS = 256  # most histogram cells across the wider side of the map (square cells)
+MIN_BINS = 32  # ... and fewest: about sqrt(papers) in between, so a zoomed region is not dust
 MIN_PER_CLUSTER = 25  # a cluster keeps at least this many drawn points (all, when smaller)
 
 
@@ -44,11 +45,12 @@ def density_grid(
     map_x: np.ndarray,
     map_y: np.ndarray,
     extent: tuple[float, float, float, float] | None = None,
-    bins: int = DENSITY_BINS,
+    bins: int | None = None,
 ) -> Density:
     """The papers at (`map_x`, `map_y`) counted on a grid of square cells, `bins` across the
     wider side of `extent` (x0, x1, y0, y1; None: the papers' own bounds). Papers outside the
-    extent are not counted."""
+    extent are not counted. `bins` None: the square root of the papers counted, kept between
+    MIN_BINS and DENSITY_BINS (256 from 65,536 papers on)."""
     x = np.asarray(map_x, dtype=np.float64)
     y = np.asarray(map_y, dtype=np.float64)
     if extent is None:
@@ -58,10 +60,12 @@ def density_grid(
             else (0.0, 1.0, 0.0, 1.0)
         )
     left, right, bottom, top = extent
+    inside = (x >= left) & (x <= right) & (y >= bottom) & (y <= top)
+    if bins is None:
+        bins = int(np.clip(np.sqrt(inside.sum()), MIN_BINS, DENSITY_BINS))
     size = max(right - left, top - bottom, 1e-9) / bins
     n_cols = max(1, int(np.ceil((right - left) / size)))
     n_rows = max(1, int(np.ceil((top - bottom) / size)))
-    inside = (x >= left) & (x <= right) & (y >= bottom) & (y <= top)
     col = np.minimum(((x[inside] - left) / size).astype(np.int64), n_cols - 1)
     row = np.minimum(((y[inside] - bottom) / size).astype(np.int64), n_rows - 1)
     counts = np.bincount(row * n_cols + col, minlength=n_rows * n_cols)

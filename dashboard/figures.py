@@ -164,7 +164,8 @@ def map_figure(layers: MapLayers, *, height: int = 640) -> go.Figure:
     if layers.window is not None:
         fig.update_xaxes(range=list(layers.window[:2]))
         fig.update_yaxes(range=list(layers.window[2:]))
-        fig.update_layout(yaxis={"scaleanchor": None})
+        if layers.density is None:  # a cluster fills its small chart; a region keeps its shape
+            fig.update_layout(yaxis={"scaleanchor": None})
     return fig
 
 

@@ -48,6 +48,15 @@ def test_grid_counts_every_paper_in_its_cell(papers):
     assert (grid.counts[row, col] > 0).all()
 
 
+def test_grid_cells_follow_the_number_of_papers():
+    """By default about sqrt(papers) cells across, from MIN_BINS to DENSITY_BINS, so a zoomed
+    region of few papers is not dust."""
+    rng = np.random.default_rng(0)
+    across = {n: max(density.density_grid(*rng.random((2, n))).counts.shape) for n in (100, 10_000)}
+    assert across == {100: density.MIN_BINS, 10_000: 100}
+    assert max(density.density_grid(*rng.random((2, 100_000))).counts.shape) == density.DENSITY_BINS
+
+
 def test_grid_of_a_window_counts_only_the_papers_inside():
     """With an extent, papers outside it are left out; a paper on the edge is counted."""
     grid = density.density_grid(np.array([0.0, 1.0, 2.0, 5.0]), np.zeros(4), (0.0, 2.0, -1, 1))
