@@ -10,13 +10,19 @@ filter change. With --dates: four runs of the same size (the usual two years, th
 paper from 1948, dates spread from year 1000 to 9999, twenty years of monthly data), the
 Timelines page in every period kind and the meeting pack (no images) on each, with ratios
 against the usual run.
-With --browser: the large run served by a real `streamlit run` and opened in headless Debian
-Chromium (Playwright, /usr/bin/chromium): the map figure's size as sent (JSON) and the seconds
-from opening /map to the points drawn, first (server cache cold) and again (warm, a new tab);
---root serves another checkout (repeat it to compare checkouts, e.g. before and after a
-change, on the same run).
+With --browser: the large run (or, with --run, the latest run of an existing runs folder, e.g.
+a real pipeline run) served by a real `streamlit run` and opened in headless Debian Chromium
+(Playwright, /usr/bin/chromium): the map figure's size as sent (JSON) and the seconds from
+opening /map to the map drawn, first (server cache cold) and again (warm, a new tab); --root
+serves another checkout (repeat it to compare checkouts, e.g. before and after a change, on
+the same run); --screenshot FILE saves the last checkout's map. A last column times a
+Streamlit page holding one three-point chart alike: the floor of any page on this machine.
+With --million: a synthetic run of 1,000,000 papers (planted clusters, random vectors, no
+model; --papers to change the size) and the Map page rendered once with AppTest: seconds and
+the peak memory (RSS) of the process.
 Usage: python bench/bench_dashboard.py [--small 75] [--large 74728] | --dates [--papers 5000]
-       | --browser [--large 74728] [--root DIR ...]
+       | --browser [--large 74728 | --run RUNS_DIR] [--root DIR ...] [--screenshot FILE]
+       | --million [--papers 1000000]
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import pandas as pd  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard.meeting_pack import pack_for_run  # noqa: E402
+from pipeline import contract  # noqa: E402
 from pipeline.contract import PERIOD_KINDS  # noqa: E402
 from tests.dashboard.test_e2e_browser import ARGS as CHROMIUM_ARGS  # noqa: E402
 from tests.dashboard.test_e2e_browser import CHROMIUM  # noqa: E402
@@ -199,11 +206,41 @@ def map_figure_bytes(runs_dir: Path, root: Path) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-def browser_times(runs_dir: Path, root: Path) -> dict[str, float]:
-    """Seconds from opening /map to the map drawn in headless Chromium: first (the server
-    reads the run) and again in a new tab (caches warm, best of three)."""
-    from playwright.sync_api import sync_playwright
+# The floor: a Streamlit page holding one three-point WebGL chart, served and timed alike.
+FLOOR = "floor: one 3-point chart"
+FLOOR_APP = """import plotly.graph_objects as go
+import streamlit as st
 
+st.title("One chart")
+st.plotly_chart(go.Figure(go.Scattergl(x=[1, 2, 3], y=[1, 3, 2], mode="markers")))
+"""
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds process `pid` has used (user + system; Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _settle(pid: int, limit: float = 240.0) -> float:
+    """Wait until process `pid` is idle (under 5% of a core over 2 s; at most `limit` s) and
+    return the seconds waited: after the first page the server may still be busy (a run made
+    with the bundled model loads the search model in a background thread), and warm timings
+    should not race it."""
+    start = time.perf_counter()
+    used = _cpu_seconds(pid)
+    while time.perf_counter() - start < limit:
+        time.sleep(2.0)
+        now = _cpu_seconds(pid)
+        if now - used < 0.1:
+            break
+        used = now
+    return time.perf_counter() - start
+
+
+def _serve(root: Path, runs_dir: Path) -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run` of the app under `root` on a free port; (process, base URL) once
+    it answers its health check."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -215,51 +252,138 @@ def browser_times(runs_dir: Path, root: Path) -> dict[str, float]:
         command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     base = f"http://127.0.0.1:{port}"
-    out: dict[str, float] = {}
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(base + "/_stcore/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.5)
+    return server, base
+
+
+def browser_times(
+    runs_dir: Path, apps: dict[str, tuple[Path, str]], screenshot: Path | None = None
+) -> dict[str, dict[str, float]]:
+    """Per app (name -> (checkout, page path)): seconds from opening the page to the map drawn
+    in headless Chromium, first (the server reads the run) and, once every server is idle
+    again, in new tabs (caches warm; three rounds, the apps taking turns, so a change in the
+    machine's load falls on all alike). The first app's last tab is saved to `screenshot`."""
+    from playwright.sync_api import sync_playwright
+
+    servers = {name: _serve(root, runs_dir) for name, (root, _) in apps.items()}
+    out: dict[str, dict[str, float]] = {name: {} for name in apps}
+    times: dict[str, list[float]] = {name: [] for name in apps}
     try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            times = []
-            for _ in range(4):
+
+            def open_page(name: str, shot: Path | None = None) -> None:
                 page = browser.new_page(viewport={"width": 1500, "height": 1200})
                 start = time.perf_counter()
-                page.goto(base + "/map", timeout=900_000)
+                page.goto(servers[name][1] + apps[name][1], timeout=900_000)
                 page.wait_for_function(MAP_DRAWN_JS, timeout=900_000, polling=50)
-                times.append(time.perf_counter() - start)
+                times[name].append(time.perf_counter() - start)
+                if shot is not None:
+                    page.wait_for_timeout(1500)  # the labels' fade-in
+                    page.screenshot(path=str(shot), full_page=True)
                 page.close()
+
+            for name in apps:
+                open_page(name)
+                out[name]["server busy after the first page (s)"] = _settle(servers[name][0].pid)
+            for i in range(3):
+                for j, name in enumerate(apps):
+                    open_page(name, screenshot if i == 2 and j == 0 else None)
             browser.close()
-        out["time to map, first (s)"] = times[0]
-        out["time to map, warm (s, best of 3)"] = min(times[1:])
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
+    for name, taken in times.items():
+        out[name]["time to map, first (s)"] = taken[0]
+        out[name]["time to map, warm (s, best of 3)"] = min(taken[1:])
+        out[name]["time to map, warm (s, worst of 3)"] = max(taken[1:])
     return out
 
 
-def main_browser(n: int, roots: list[Path]) -> None:
-    """The map of the large run in a real browser, served by each checkout in `roots` in turn
-    (the same run): figure size and time to the drawn map, side by side."""
-    texts = pd.read_parquet(
-        CORPUS, columns=["arxiv_id", "listing_date", "title", "abstract", "authors"]
-    )
+def main_browser(
+    n: int, roots: list[Path], run_dir: Path | None = None, screenshot: Path | None = None
+) -> None:
+    """The map of the large run in a real browser (or of the latest run in `run_dir`, a runs
+    folder), served by each checkout in `roots` (the same run) and by the floor app: figure
+    size and time to the drawn map, side by side. The review store is a fresh file, so no
+    checkout reads or writes the runs folder's."""
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        runs = Path(tmp) / "large"
-        make_run(runs, min(n, len(texts)), seed=0, texts=texts, dim=384)
+        os.environ["RTE_REVIEW_DB"] = str(Path(tmp) / "review.sqlite")
+        if run_dir is None:
+            texts = pd.read_parquet(
+                CORPUS, columns=["arxiv_id", "listing_date", "title", "abstract", "authors"]
+            )
+            n = min(n, len(texts))
+            runs = Path(tmp) / "large"
+            make_run(runs, n, seed=0, texts=texts, dim=384)
+        else:
+            runs = run_dir
+            latest = contract.latest_run_id(runs)
+            if latest is None:
+                sys.exit(f"no complete run named by {runs / contract.LATEST}")
+            entry = next(e for e in contract.list_runs(runs) if e.run_id == latest)
+            n = entry.manifest.counts.n_papers
         for root in roots:
-            results[root] = {"map figure sent (MB)": map_figure_bytes(runs, root) / 1e6}
-            results[root] |= browser_times(runs, root)
-            print(f"measured {root}", flush=True)
-    print(f"\nmap of {min(n, len(texts)):,} papers in headless Chromium")
-    print(f"{'':<34}  " + "  ".join(f"{str(r)[-24:]:>24}" for r in roots))
-    for key in results[roots[0]]:
-        print(f"{key:<34}  " + "  ".join(f"{results[r][key]:>24.2f}" for r in roots))
+            results[str(root)] = {"map figure sent (MB)": map_figure_bytes(runs, root) / 1e6}
+        floor = Path(tmp) / "floor"
+        (floor / "dashboard").mkdir(parents=True)
+        (floor / "dashboard" / "app.py").write_text(FLOOR_APP)
+        results[FLOOR] = {"map figure sent (MB)": float("nan")}
+        # the last checkout given (the change, when comparing) goes first: the screenshot's
+        apps = {str(r): (r, "/map") for r in roots[::-1]} | {FLOOR: (floor, "/")}
+        for name, times in browser_times(runs, apps, screenshot).items():
+            results[name] |= times
+    print(f"\nmap of {n:,} papers in headless Chromium (load average now {_load()})")
+    width = max(map(len, results[str(roots[0])]))
+    print(f"{'':<{width}}  " + "  ".join(f"{r[-26:]:>26}" for r in results))
+    for key in results[str(roots[0])]:
+        print(f"{key:<{width}}  " + "  ".join(f"{v[key]:>26.2f}" for v in results.values()))
+
+
+def _load() -> str:
+    """The machine's load average (1, 5, 15 minutes): these timings depend on it."""
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def main_million(n: int) -> None:
+    """A synthetic run of `n` papers (planted clusters, random vectors, no model; generated
+    text) and the Map page rendered once with AppTest: seconds and the peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["RTE_REVIEW_DB"] = str(Path(tmp) / "review.sqlite")
+        runs = Path(tmp) / "million"
+        start = time.perf_counter()
+        make_run(runs, n, seed=0, dim=8, n_clusters=200, include_script_title=False)
+        built = time.perf_counter() - start
+        after_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"built {n:,} papers in {built:.0f} s (peak RSS {after_build:,.0f} MB)", flush=True)
+        os.environ["RTE_RUNS_DIR"] = str(runs)
+        at = AppTest.from_file(APP, default_timeout=3600)
+        at.switch_page("app_pages/map.py")
+        times = {"first render (read run, prepare views, density, figure)": _timed(at)}
+        times["rerun, nothing changed"] = _timed(at)
+        spec = at.get("plotly_chart")[0].proto.spec
+        kinds = sorted({t["type"] for t in json.loads(spec)["data"]})
+        themes = at.sidebar.multiselect[0]
+        themes.select(themes.options[0])
+        times["filter change (theme)"] = _timed(at)
+        at.sidebar.text_input[0].input(SEARCHES[1])
+        times["filter change (search words)"] = _timed(at)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nMap page, {n:,} papers (AppTest, this process; load average {_load()})")
+    for what, seconds in times.items():
+        print(f"{what:<58} {seconds:8.2f} s")
+    print(f"map figure sent: {len(spec) / 1e6:.2f} MB; traces: {', '.join(kinds)}")
+    print(
+        f"peak memory (RSS) of the process: {peak:,.0f} MB (after building the run: "
+        f"{after_build:,.0f} MB)"
+    )
 
 
 def main() -> None:
@@ -267,7 +391,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=75)
     parser.add_argument("--large", type=int, default=74_728)
     parser.add_argument("--dates", action="store_true", help="the hostile-dates comparison")
-    parser.add_argument("--papers", type=int, default=5_000, help="papers per run with --dates")
+    parser.add_argument(
+        "--papers", type=int, help="papers per run: --dates (5,000), --million (1,000,000)"
+    )
     parser.add_argument("--browser", action="store_true", help="the map in headless Chromium")
     parser.add_argument(
         "--root",
@@ -275,12 +401,23 @@ def main() -> None:
         action="append",
         help="checkout to serve (--browser; repeat to compare, e.g. before and after a change)",
     )
+    parser.add_argument(
+        "--run",
+        type=Path,
+        help="--browser: a runs folder (with its `latest` file) to serve instead of building one",
+    )
+    parser.add_argument("--screenshot", type=Path, help="--browser: save the map here (PNG)")
+    parser.add_argument("--million", action="store_true", help="the Map page at 1M papers")
     args = parser.parse_args()
     if args.browser:
-        main_browser(args.large, [r.resolve() for r in args.root or [ROOT]])
+        roots = [r.resolve() for r in args.root or [ROOT]]
+        main_browser(args.large, roots, args.run and args.run.resolve(), args.screenshot)
+        return
+    if args.million:
+        main_million(args.papers or 1_000_000)
         return
     if args.dates:
-        main_dates(args.papers)
+        main_dates(args.papers or 5_000)
         return
     if not CORPUS.is_file():
         sys.exit(f"corpus not found: {CORPUS}")

@@ -28,7 +28,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import figures, layers, palette, search, transforms
+from dashboard import density, figures, layers, palette, search, transforms
 from pipeline import contract, derive, review
 
 RUNS_ENV = "RTE_RUNS_DIR"
@@ -336,6 +336,12 @@ def nearest_papers(run_id: str, row: int, k: int = 8) -> pd.DataFrame:
     return out
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _map_density(folder: str, run_id: str) -> density.Density:
+    assignments = _load_run(folder, run_id).assignments  # review never moves a map position
+    return density.density_grid(assignments["map_x"], assignments["map_y"])
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _paper_map(
     folder: str,
@@ -345,9 +351,11 @@ def _paper_map(
     color_by: str,
     selected_row: int | None,
     max_labels: int,
+    zoom: tuple[float, float, float, float] | None,
 ) -> go.Figure:
     tables = _view_tables(folder, run_id, token)
     clusters = tables["clusters"]
+    is_dense = density.is_dense(len(tables["papers"]))
     decided = layers.map_layers(
         tables["papers"],
         shown=_filter_mask(folder, run_id, token, *filter_key),
@@ -357,6 +365,8 @@ def _paper_map(
         labels=True,
         max_labels=max_labels,
         edited_clusters=set(clusters.loc[clusters["is_changed"], "cluster_id"]),
+        density=_map_density(folder, run_id) if is_dense and zoom is None else None,
+        zoom=zoom,
     )
     return figures.map_figure(decided)
 
@@ -367,8 +377,11 @@ def paper_map(
     color_by: str,
     selected_row: int | None,
     max_labels: int = 40,
+    zoom: tuple[float, float, float, float] | None = None,
 ) -> go.Figure:
-    """The paper map for the filtered view (built once per filter state; do not modify it)."""
+    """The paper map for the filtered view (built once per filter state; do not modify it).
+    A dense map (`density.is_dense`) shows every paper as a density; `zoom` (x0, x1, y0, y1)
+    narrows it to that window."""
     return _paper_map(
         str(runs_dir()),
         run_id,
@@ -377,4 +390,5 @@ def paper_map(
         color_by,
         selected_row,
         max_labels,
+        zoom,
     )

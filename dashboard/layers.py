@@ -2,8 +2,9 @@
 
 `map_layers` takes the paper view (`transforms.paper_view`) and the filters' mask and decides
 the point sets (context, unassigned, one per theme) with their colours, sizes and hover text,
-the ringed chosen paper, the cluster labels' positions and the zoom window;
-`figures.map_figure` only draws the result.
+the ringed chosen paper, the cluster labels' positions and the zoom window; above
+`density.DENSITY_ABOVE` papers all of them become a density (`dashboard.density`) with at most
+`density.MAX_POINTS` drawn as points over it. `figures.map_figure` only draws the result.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dashboard import density as dens
 from dashboard.palette import CONTEXT_GREY, MUTED, cluster_color, theme_colors
 from pipeline.contract import UNASSIGNED
 
@@ -28,6 +30,7 @@ FULL_HOVER_MAX = 20_000
 SHORT_TITLE = 40
 MATCH_GROWTH = 1.5  # matched papers are this much larger when some papers are filtered out
 ZOOM_PAD = 0.15  # margin around a zoomed cluster, as a share of its extent (at least 0.5)
+DENSE_POINT_SIZE = 4.0  # points drawn over the density
 # Paper columns the map uses (see transforms.paper_view).
 MAP_COLUMNS = (
     "row",
@@ -72,6 +75,9 @@ class MapLayers:
     # Some papers are filtered out: the labels lose their boxes (annotations are drawn above
     # WebGL points, so a box would hide the matches under it) and the matches grow.
     is_filtered: bool = False
+    # A large map: every paper (in the window) counted on a grid, drawn under the points.
+    density: dens.Density | None = None
+    note: str = ""  # what the density and the points show, in words ("" without density)
 
 
 def point_size(n_papers: int) -> float:
@@ -178,6 +184,26 @@ def declutter(centres: pd.DataFrame, extent: tuple[float, float]) -> pd.DataFram
     return centres[np.array(keep, dtype=bool)] if len(centres) else centres
 
 
+def density_note(
+    grid: dens.Density, n_drawn: int, n_matches: int, *, is_filtered: bool, is_zoomed: bool
+) -> str:
+    """What a density map shows, in words: the papers counted in the shading and the points."""
+    matching = "matching " if is_filtered else ""
+    region = " in this region" if is_zoomed else ""
+    points = (
+        f"all {n_drawn:,} {matching}papers drawn as points"
+        if n_drawn == n_matches
+        else f"{n_drawn:,} of the {n_matches:,} {matching}papers drawn as points "
+        "(a sample stratified by cluster)"
+    )
+    return f"Shading: density of all {grid.n_papers:,} papers{region}; {points}."
+
+
+def _inside(papers: pd.DataFrame, window: tuple[float, float, float, float]) -> np.ndarray:
+    x0, x1, y0, y1 = window
+    return papers["map_x"].between(x0, x1).to_numpy() & papers["map_y"].between(y0, y1).to_numpy()
+
+
 def map_layers(
     papers: pd.DataFrame,
     *,
@@ -189,6 +215,8 @@ def map_layers(
     labels: bool = False,
     max_labels: int | None = None,
     edited_clusters: Collection[int] = (),
+    density: dens.Density | None = None,
+    zoom: tuple[float, float, float, float] | None = None,
 ) -> MapLayers:
     """Decide the paper map's layers.
 
@@ -203,28 +231,44 @@ def map_layers(
     `max_labels` clusters (None: all) among the shown papers at their median position, ✎
     marking `edited_clusters`, leaving out a label that would overlap a larger cluster's
     (`declutter`). `selected_row` is the paper row to ring.
+
+    Above `density.DENSITY_ABOVE` papers (and no `highlight_cluster`) the map is dense: every
+    paper is counted in a density grid (`density`, the whole map's, computed once per run; made
+    here when None or when zoomed), there is no context layer, and the shown papers are drawn
+    as points, at most `density.MAX_POINTS` (`density.sample_rows`). `zoom` (x0, x1, y0, y1)
+    narrows a dense map to a window: the grid, points and labels of the papers inside it.
     """
     papers = papers[[c for c in MAP_COLUMNS if c in papers.columns]]  # copy less below
     shown = np.ones(len(papers), dtype=bool) if shown is None else np.asarray(shown, dtype=bool)
-    window = None
+    window, grid = None, None
+    is_filtered = not shown.all() and highlight_cluster is None
     if highlight_cluster is not None:
         shown = shown & (papers["cluster_id"].to_numpy() == highlight_cluster)
         window = zoom_window(papers[papers["cluster_id"] == highlight_cluster])
+    elif dens.is_dense(len(papers)):
+        window = zoom
+        in_view = shown if window is None else shown & _inside(papers, window)
+        grid = (
+            density
+            if density is not None and window is None
+            else dens.density_grid(papers["map_x"], papers["map_y"], window)
+        )
+        at = np.flatnonzero(in_view)
+        drawn = np.zeros(len(papers), dtype=bool)
+        drawn[dens.sample_rows(at, papers["cluster_id"].to_numpy()[at])] = True
     colors = colors or theme_colors(papers["theme_id"].unique().tolist())
-    size = point_size(len(papers))
-    points = []
-    context = papers[~shown]
-    is_filtered = bool(len(context)) and highlight_cluster is None
+    size = point_size(len(papers)) if grid is None else DENSE_POINT_SIZE
     match_size = size * MATCH_GROWTH if is_filtered else size
-    if window is not None:  # only the context inside the zoomed window travels to the browser
-        x0, x1, y0, y1 = window
-        context = context[
-            context["map_x"].between(x0, x1).to_numpy()
-            & context["map_y"].between(y0, y1).to_numpy()
-        ]
-    if len(context):
-        points.append(_layer(context, CONTEXT, CONTEXT_GREY, size * 0.6, 0.18, hover=None))
-    visible = papers[shown]
+    points = []
+    if grid is None:
+        context = papers[~shown]
+        if window is not None:  # only the context inside the zoomed window travels to the browser
+            context = context[_inside(context, window)]
+        if len(context):
+            points.append(_layer(context, CONTEXT, CONTEXT_GREY, size * 0.6, 0.18, hover=None))
+        visible = placed = papers[shown]
+    else:  # the density is the context; labels sit among every shown paper in view
+        visible, placed = papers[drawn], papers[in_view]
     unassigned = visible[visible["cluster_id"] == UNASSIGNED]
     assigned = visible[visible["cluster_id"] != UNASSIGNED]
     short = len(visible) > FULL_HOVER_MAX
@@ -243,12 +287,31 @@ def map_layers(
             color = colors.get(theme_id, MUTED)
         points.append(_layer(group, name, color, match_size, 0.85, **by_theme))
     chosen = None
-    if selected_row is not None and selected_row in set(papers["row"]):
-        rec = papers[papers["row"] == selected_row].iloc[0]
+    at_row = [] if selected_row is None else np.flatnonzero(papers["row"] == selected_row)
+    if len(at_row):
+        rec = papers.iloc[at_row[0]]
         chosen = (float(rec["map_x"]), float(rec["map_y"]))
-    centres = cluster_centres(visible if labels else visible.iloc[:0], max_labels)  # no rows: none
+    centres = cluster_centres(placed if labels else placed.iloc[:0], max_labels)  # no rows: none
     if len(centres):
-        frame_of = papers if window is None else papers[papers["cluster_id"] == highlight_cluster]
-        extent = (np.ptp(frame_of["map_x"].to_numpy()), np.ptp(frame_of["map_y"].to_numpy()))
+        if window is None or highlight_cluster is not None:
+            frame_of = (
+                papers if window is None else papers[papers["cluster_id"] == highlight_cluster]
+            )
+            extent = (np.ptp(frame_of["map_x"].to_numpy()), np.ptp(frame_of["map_y"].to_numpy()))
+        else:
+            extent = (window[1] - window[0], window[3] - window[2])
         centres = declutter(centres, extent)
-    return MapLayers(tuple(points), chosen, _labels(centres, edited_clusters), window, is_filtered)
+    note = ""
+    if grid is not None:
+        note = density_note(
+            grid, len(visible), len(placed), is_filtered=is_filtered, is_zoomed=zoom is not None
+        )
+    return MapLayers(
+        tuple(points),
+        chosen,
+        _labels(centres, edited_clusters),
+        window,
+        is_filtered,
+        density=grid,
+        note=note,
+    )

@@ -13,6 +13,9 @@ from pipeline.contract import OTHER, UNASSIGNED
 CONTEXT_GREY = "#d5d8dc"  # papers outside the filters (drawn faint as well)
 MUTED = "#a3a8af"  # unassigned papers
 OTHER_GREY = "#56606b"  # the 'other' theme: papers that fit no named theme
+# The density of a large map, by the logarithm of the papers per cell: a pale slate blue, so
+# the greys of the points drawn over it (unassigned, 'other') still stand out.
+DENSITY_LIGHT, DENSITY_DARK = (230, 235, 244), (128, 146, 178)
 THEME_PALETTE = qualitative.D3
 CLUSTER_PALETTE = qualitative.Dark24 + qualitative.Light24
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
 import streamlit as st
 
 _PUBLISHED = "_state_published"  # {param name: serialised value last written to the URL}
@@ -57,6 +58,27 @@ def _opt_int(text: str) -> int | None:
     return int(text) if text not in ("", "None") else None
 
 
+def zoom_window(text: str) -> tuple[float, float, float, float] | None:
+    """The map window (x0, x1, y0, y1) a `zoom` value "x0,x1,y0,y1" names; None for ""."""
+    if not text:
+        return None
+    x0, x1, y0, y1 = (float(v) for v in text.split(","))
+    if not (x0 < x1 and y0 < y1 and all(map(np.isfinite, (x0, x1, y0, y1)))):
+        raise ValueError(text)
+    return x0, x1, y0, y1
+
+
+def zoom_text(window: tuple[float, float, float, float]) -> str:
+    """The `zoom` value of a map window (x0, x1, y0, y1), 6 significant digits."""
+    return ",".join(f"{v:.6g}" for v in window)
+
+
+def valid_zoom(text: str) -> str:
+    """`text` when it is a valid `zoom` value (see `zoom_window`); else ValueError."""
+    zoom_window(text)  # raises ValueError for a bad window
+    return text
+
+
 # Global (sidebar) params.
 RUN = Param("run", None)
 THEMES = Param("themes", (), many=True)
@@ -69,6 +91,7 @@ GLOBAL_PARAMS = (RUN, THEMES, CLUSTERS, DATE_FROM, DATE_TO, QUERY)
 OVERVIEW_PERIOD = Param("growth_period", "quarter")
 MAP_COLOR = Param("color", "theme")
 MAP_PAPER = Param("paper", None)
+MAP_ZOOM = Param("zoom", "", valid_zoom)  # a dense map's window "x0,x1,y0,y1"; "": all
 TL_PERIOD = Param("period", "quarter")
 TL_MEASURE = Param("measure", "n_papers")
 TL_STYLE = Param("style", "lines")
@@ -113,6 +136,8 @@ MAP_SELECTED = "map_selected"
 MAP_PREV = "map_prev"  # step through the selected (else filtered) papers
 MAP_NEXT = "map_next"
 MAP_CLEAR = "map_clear_selection"
+MAP_ZOOM_IN = "map_zoom_in"  # a dense map: draw the selection's region
+MAP_ZOOM_OUT = "map_zoom_out"  # ... and back to the whole map
 TIMELINE_CHART = "timeline_chart"  # keyed by grouping (theme_id or cluster_id)
 TIMELINE_PAPERS = "timeline_papers"
 CLUSTERS_TABLE = "clusters_table"

@@ -1,10 +1,13 @@
 """Map page: every paper a WebGL point, coloured by theme or cluster, cluster labels at their
 centres; clicking a point opens its paper; a box/lasso selection fills a table that survives
-opening a paper and can be stepped through (previous / next)."""
+opening a paper and can be stepped through (previous / next). A large run (`density.is_dense`)
+shows every paper as a density under a capped set of points; its box/lasso selects every
+paper inside, and *Zoom to selection* redraws the map for that region."""
 
+import numpy as np
 import streamlit as st
 
-from dashboard import data_access, frame, state, transforms, widgets
+from dashboard import data_access, density, frame, layers, state, transforms, widgets
 
 MAX_LABELS = 40  # cluster labels drawn on the map (largest clusters first)
 MAX_CHOICES = 500  # papers offered in the "open a paper" list
@@ -12,12 +15,21 @@ MAX_CHOICES = 500  # papers offered in the "open a paper" list
 ctx = frame.view()
 papers = ctx.papers
 
+is_dense = density.is_dense(len(papers))
 st.title("Paper map")
-st.caption(
-    "Each point is a paper; nearby papers are similar. Papers outside the filters stay faint "
-    "for context. Click a point to open its paper; to list a group, pick *Box select* or "
-    "*Lasso select* in the chart's toolbar and drag. Hover for details."
-)
+if is_dense:
+    st.caption(
+        "Nearby papers are similar. The blue shading counts every paper; points are the papers "
+        "passing the filters (a sample stratified by cluster when there are many). Click a point "
+        "to open its paper; to list every paper of a region, pick *Box select* or *Lasso "
+        "select* in the chart's toolbar and drag, then *Zoom to selection* to draw its papers."
+    )
+else:
+    st.caption(
+        "Each point is a paper; nearby papers are similar. Papers outside the filters stay "
+        "faint for context. Click a point to open its paper; to list a group, pick *Box select* "
+        "or *Lasso select* in the chart's toolbar and drag. Hover for details."
+    )
 widgets.filter_banner(ctx)
 color_by = widgets.choice(
     "Colour by",
@@ -26,18 +38,34 @@ color_by = widgets.choice(
     help="Colour the papers by their theme (legend) or by their cluster.",
 )
 
-paper_ids = set(papers["paper_id"])
-key_paper = state.bind(state.MAP_PAPER, lambda v: v if v is None or v in paper_ids else None)
+# Paper ids as an array: one vectorised comparison finds a paper (a set or dict of every id
+# would be rebuilt on each rerun: seconds at a million papers).
+all_ids = papers["paper_id"].to_numpy()
+key_paper = state.bind(state.MAP_PAPER, lambda v: v if v is None or (all_ids == v).any() else None)
 
 
 def _open(paper_id: str | None) -> None:
     st.session_state[key_paper] = paper_id
 
 
+zoom = None
+if is_dense:
+    zoom = state.zoom_window(st.session_state[state.bind(state.MAP_ZOOM, state.valid_zoom)])
+
+
 def _on_map_select() -> None:
     """A click on one point opens its paper; a box or lasso replaces the kept selection (the
-    chart forgets it when the figure changes, e.g. to ring the paper opened from it)."""
-    rows = [r for r in widgets.chart_rows(st.session_state.get(state.MAP_CHART)) if ctx.mask[r]]
+    chart forgets it when the figure changes, e.g. to ring the paper opened from it). On a
+    dense map the box or lasso takes every filtered paper inside it, drawn or not."""
+    event = st.session_state.get(state.MAP_CHART) or {}
+    if is_dense:
+        xy = papers["map_x"].to_numpy(), papers["map_y"].to_numpy()
+        inside = density.region_mask(*xy, event.get("selection", {}))
+        if inside is not None:
+            rows = np.flatnonzero(inside & ctx.mask).tolist()
+            st.session_state[state.MAP_SELECTION] = (ctx.run_id, rows)
+            return
+    rows = [r for r in widgets.chart_rows(event) if ctx.mask[r]]
     if len(rows) == 1:
         _open(papers.at[rows[0], "paper_id"])
     else:
@@ -45,10 +73,11 @@ def _on_map_select() -> None:
 
 
 kept = st.session_state.get(state.MAP_SELECTION)
-selected_rows = [r for r in (kept[1] if kept and kept[0] == ctx.run_id else []) if ctx.mask[r]]
+kept_rows = np.asarray(kept[1] if kept and kept[0] == ctx.run_id else [], dtype=np.int64)
+selected_rows = kept_rows[ctx.mask[kept_rows]].tolist()
 chosen_row = None
 if st.session_state[key_paper] is not None:
-    chosen_row = int(papers.index[papers["paper_id"] == st.session_state[key_paper]][0])
+    chosen_row = int(np.flatnonzero(all_ids == st.session_state[key_paper])[0])
 
 if not ctx.mask.any():
     st.info(
@@ -56,7 +85,7 @@ if not ctx.mask.any():
         "filters in the sidebar.",
         icon=":material/search_off:",
     )
-fig = data_access.paper_map(ctx.run_id, ctx.filters, color_by, chosen_row, MAX_LABELS)
+fig = data_access.paper_map(ctx.run_id, ctx.filters, color_by, chosen_row, MAX_LABELS, zoom)
 widgets.chart(
     fig,
     title=f"Paper map by {color_by}",
@@ -68,10 +97,30 @@ widgets.chart(
         map_x=ctx.shown["map_x"].to_numpy(), map_y=ctx.shown["map_y"].to_numpy()
     ),
 )
+if zoom is not None:  # the note (what the shading and the points show) is inside the chart
+    st.button(
+        "Whole map",
+        key=state.MAP_ZOOM_OUT,
+        icon=":material/zoom_out_map:",
+        on_click=state.set_value,
+        args=(state.MAP_ZOOM, ""),
+        help="Draw the whole map again: the density of every paper, points for the filtered.",
+    )
 
 if selected_rows:
-    title, clear = st.columns([5, 1], vertical_alignment="bottom")
+    columns = st.columns([4, 1, 1] if is_dense else [5, 1], vertical_alignment="bottom")
+    title, clear = columns[0], columns[-1]
     title.subheader(transforms.n_papers_text(len(selected_rows), "selected paper"))
+    if is_dense:
+        region = layers.zoom_window(papers.iloc[selected_rows])
+        columns[1].button(
+            "Zoom to selection",
+            key=state.MAP_ZOOM_IN,
+            on_click=state.set_value,
+            args=(state.MAP_ZOOM, state.zoom_text(region)),
+            help="Draw the selected region: the density of its papers and its filtered papers "
+            "as points (all of them, up to the cap).",
+        )
     clear.button(
         "Clear selection",
         key=state.MAP_CLEAR,
@@ -79,43 +128,45 @@ if selected_rows:
         args=(state.MAP_SELECTION, None),
         help="Forget the box/lasso selection: the list below offers the filtered papers again.",
     )
-    selected_ids = papers["paper_id"].iloc[selected_rows].tolist()
+    sequence_rows = np.asarray(selected_rows)
 
     def _on_row_pick() -> None:
         picked = st.session_state[state.MAP_SELECTED]["selection"]["rows"]
         if picked:
-            _open(selected_ids[picked[0]])
+            _open(all_ids[sequence_rows[picked[0]]])
 
     st.caption("Click a row to open its paper; Previous / Next step through the selection.")
     widgets.paper_list(papers.iloc[selected_rows], key=state.MAP_SELECTED, on_select=_on_row_pick)
-    sequence = selected_ids
 else:
     st.caption("No selection: choose a paper from the filtered papers below, or select on the map.")
-    sequence = papers["paper_id"].to_numpy()[ctx.mask].tolist()
+    sequence_rows = np.flatnonzero(ctx.mask)
 
 # Previous / Next walk the whole selection (else every filtered paper); the picker offers the
 # first MAX_CHOICES of them.
-options = sequence[:MAX_CHOICES]
+sequence = all_ids[sequence_rows]
+option_rows = sequence_rows[:MAX_CHOICES].tolist()
 current = st.session_state[key_paper]
-if current is not None and current not in options:
-    options.insert(0, current)
-position = {pid: i for i, pid in enumerate(sequence)}
+found = np.flatnonzero(sequence == current) if current is not None else []
+position = int(found[0]) if len(found) else None  # of the open paper in the sequence
+if chosen_row is not None and (position is None or position >= MAX_CHOICES):
+    option_rows.insert(0, chosen_row)
+options = all_ids[option_rows].tolist()
+titles = dict(zip(options, papers["title"].to_numpy()[option_rows], strict=True))
 
 
 def _step(step: int) -> None:
     """Open the previous (-1) or next (+1) paper of the sequence, wrapping around."""
-    at = position.get(current, -1 if step > 0 else 0)
+    at = (-1 if step > 0 else 0) if position is None else position
     _open(sequence[(at + step) % len(sequence)])
 
 
-titles = dict(zip(papers["paper_id"], papers["title"], strict=True))
 back, pick, forward = st.columns([1, 8, 1], vertical_alignment="bottom")
 back.button(
     "← Previous",
     key=state.MAP_PREV,
     on_click=_step,
     args=(-1,),
-    disabled=not sequence,
+    disabled=not len(sequence),
     width="stretch",
     help="Open the previous paper of the selection (else of the filtered papers).",
 )
@@ -133,13 +184,12 @@ forward.button(
     key=state.MAP_NEXT,
     on_click=_step,
     args=(1,),
-    disabled=not sequence,
+    disabled=not len(sequence),
     width="stretch",
     help="Open the next paper of the selection (else of the filtered papers).",
 )
-if current in position:
-    st.caption(f"Paper {position[current] + 1:,} of {len(sequence):,} in this list.")
-if st.session_state[key_paper] is not None:
-    row = int(papers.index[papers["paper_id"] == st.session_state[key_paper]][0])
+if position is not None:
+    st.caption(f"Paper {position + 1:,} of {len(sequence):,} in this list.")
+if chosen_row is not None:
     with st.container(border=True):
-        widgets.paper_detail(ctx, row)
+        widgets.paper_detail(ctx, chosen_row)
