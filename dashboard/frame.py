@@ -235,7 +235,13 @@ def sidebar_filters(tables: dict[str, pd.DataFrame], run_id: str = "") -> Filter
             ("From", "To"),
             (state.DATE_FROM, state.DATE_TO),
             (in_range, after_from),
-            ("Papers published on or after this day.", "Papers published on or before this day."),
+            (
+                "Papers published on or after this day. Pick it in the calendar, or type it "
+                "(YYYY-MM-DD) and press Enter: a typed date applies on Enter or when you leave "
+                "the box.",
+                "Papers published on or before this day. Pick it in the calendar, or type it "
+                "(YYYY-MM-DD) and press Enter.",
+            ),
             strict=True,
         )
     )
