@@ -84,6 +84,8 @@ def child(
         "n_clusters": result.n_clusters,
         "unassigned_share": result.n_unassigned / len(papers),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "labels": {str(k): v for k, v in result.labels.items()},
+        "keywords": {str(k): list(v) for k, v in result.keywords.items()},
     }
 
 

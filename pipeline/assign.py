@@ -250,10 +250,11 @@ def cluster_on_sample(
     """`cluster_papers` fitted on a seeded sample of `fit_sample_size(n, config.fit_sample)`
     papers (all of them when that is n), then every other paper assigned to the fitted clusters
     (`assign_clusters`, over chunks by `map_chunks`: the Ray engine runs them as parallel tasks;
-    `quick`: placed by `graph_place`, else by UMAP's `transform`). Sizes derive from the sample;
-    labels, keywords and the hierarchy come from the sample's papers, so their cost is bounded
-    by the sample. The result covers all papers, in input order; `params` records the sample
-    size and `timings_s` the assignment."""
+    `quick`: placed by `graph_place`, else by UMAP's `transform`). Sizes derive from the sample,
+    a derived smallest cluster from the corpus scaled to the sample (`resolve_params`). Labels,
+    keywords and the hierarchy come from the sample's papers, so their cost is bounded by the
+    sample. The result covers all papers, in input order; `params` records the sample size and
+    `timings_s` the assignment."""
     n = len(docs)
     inside = sample_indices(n, fit_sample_size(n, config.fit_sample), seed)
     sample_vectors = embeddings[inside]
@@ -266,6 +267,7 @@ def cluster_on_sample(
         embedding_model,
         knn=knn,
         titles=None if titles is None else [titles[i] for i in inside],
+        n_corpus=n,
     )
     if len(inside) == n:
         return result

@@ -40,10 +40,16 @@ def fit_sample_size(n: int, fit_sample: int) -> int:
     return min(n, size)
 
 
-def resolve_params(n: int, config: ClusterConfig) -> dict[str, int]:
-    """The sub-model sizes actually used for n papers (config values of 0 are derived from n)."""
+def resolve_params(n: int, config: ClusterConfig, n_corpus: int | None = None) -> dict[str, int]:
+    """The sub-model sizes actually used for n papers (config values of 0 are derived from n).
+
+    `n_corpus`: the corpus the n papers are a seeded sample of. A derived min_cluster_size is
+    then the corpus's, scaled to the sample (a cluster of m papers has about m * n / n_corpus
+    in it), so the sample looks for the clusters a fit on all papers would find."""
     n_neighbors = neighbour_width(n, config.n_neighbors)
-    min_cluster_size = config.min_cluster_size or int(np.clip(round(math.sqrt(n) / 2), 3, 500))
+    corpus = max(n, n_corpus or n)
+    derived_size = math.sqrt(corpus) / 2 * n / corpus
+    min_cluster_size = config.min_cluster_size or int(np.clip(round(derived_size), 3, 500))
     # HDBSCAN fails when asked for more neighbours than there are other points.
     min_samples = min(config.min_samples or max(2, min_cluster_size // 5), max(1, n - 1))
     max_cluster_size = config.max_cluster_size or (n // 10 if n >= 1000 else 0)
@@ -230,6 +236,7 @@ def cluster_papers(
     embedding_model: Any,
     knn: NeighbourGraph | None = None,
     titles: Sequence[str] | None = None,
+    n_corpus: int | None = None,
 ) -> ClusterResult:
     """Fit BERTopic on precomputed embeddings and describe its clusters.
 
@@ -238,13 +245,14 @@ def cluster_papers(
     `knn` is an optional precomputed `pipeline.neighbours.neighbour_graph`. Labels are noun
     phrases of the papers' `titles` (default: the docs), see `pipeline.labels.group_labels`.
     Corpora below `config.min_papers`, or where HDBSCAN finds no cluster, become one cluster
-    with a warning instead of failing.
+    with a warning instead of failing. `n_corpus`: the papers are a sample of that many (see
+    `resolve_params`).
     """
     docs = list(docs)
     n = len(docs)
     timings = Timings()
     notes: list[str] = []
-    params: dict[str, Any] = resolve_params(n, config) if n >= 3 else {}
+    params: dict[str, Any] = resolve_params(n, config, n_corpus) if n >= 3 else {}
     if n >= config.min_papers:
         model = _build_model(params, config, seed, embedding_model, embeddings, knn, n)
     else:
