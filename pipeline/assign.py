@@ -7,6 +7,7 @@ for the papers outside the sample; `pipeline add` for new papers, with the model
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.cluster import ClusterResult, ReassigningHDBSCAN, cluster_papers
+from pipeline.cluster import ClusterResult, ReassigningHDBSCAN, cluster_papers, fit_sample_size
 from pipeline.config import ClusterConfig, LayoutConfig
 from pipeline.contract import UNASSIGNED, UNASSIGNED_LABEL
 from pipeline.derive import unit_rows
@@ -244,14 +245,18 @@ def cluster_on_sample(
     embedding_model: Any,
     titles: Sequence[str] | None = None,
     map_chunks: MapChunks = _in_one_chunk,
+    quick: bool = True,
 ) -> ClusterResult:
-    """`cluster_papers` fitted on a seeded sample of `config.fit_sample` papers, then every other
-    paper assigned to the fitted clusters (`assign_clusters`, over chunks by `map_chunks`: the
-    Ray engine runs them as parallel tasks). Sizes derive from the sample; labels, keywords and
-    the hierarchy come from the sample's papers. The result covers all papers, in input order;
-    `params` records the sample size and `timings_s` the assignment."""
+    """`cluster_papers` fitted on a seeded sample of `fit_sample_size(n, config.fit_sample)`
+    papers (all of them when that is n), then every other paper assigned to the fitted clusters
+    (`assign_clusters`, over chunks by `map_chunks`: the Ray engine runs them as parallel tasks;
+    `quick`: placed by `graph_place`, else by UMAP's `transform`). Sizes derive from the sample,
+    a derived smallest cluster from the corpus scaled to the sample (`resolve_params`). Labels,
+    keywords and the hierarchy come from the sample's papers, so their cost is bounded by the
+    sample. The result covers all papers, in input order; `params` records the sample size and
+    `timings_s` the assignment."""
     n = len(docs)
-    inside = sample_indices(n, config.fit_sample, seed)
+    inside = sample_indices(n, fit_sample_size(n, config.fit_sample), seed)
     sample_vectors = embeddings[inside]
     knn = neighbour_graph(sample_vectors, neighbour_width(len(inside), config.n_neighbors), seed)
     result = cluster_papers(
@@ -262,6 +267,7 @@ def cluster_on_sample(
         embedding_model,
         knn=knn,
         titles=None if titles is None else [titles[i] for i in inside],
+        n_corpus=n,
     )
     if len(inside) == n:
         return result
@@ -274,7 +280,8 @@ def cluster_on_sample(
             np.full(len(outside), only), np.full(len(outside), only), np.ones(len(outside))
         )
     else:
-        rest = joined(map_chunks(assign_clusters, fitted, embeddings[outside]))
+        assign = functools.partial(assign_clusters, quick=quick)
+        rest = joined(map_chunks(assign, fitted, embeddings[outside]))
     seconds = time.perf_counter() - started
 
     def whole(sample_values: np.ndarray, rest_values: np.ndarray) -> np.ndarray:
@@ -325,7 +332,7 @@ class FittedRun:
 
 def fit_rows(n: int, config: ClusterConfig, seed: int) -> np.ndarray:
     """The rows the clustering was fitted on (`cluster_on_sample`'s sample, or all)."""
-    return sample_indices(n, config.fit_sample if 0 < config.fit_sample < n else 0, seed)
+    return sample_indices(n, fit_sample_size(n, config.fit_sample), seed)
 
 
 def _digest(vectors: np.ndarray) -> str:

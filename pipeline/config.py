@@ -99,7 +99,8 @@ class ClusterConfig:
     max_cluster_size: int = 0
     # Largest n-gram in keywords (CountVectorizer ngram_range = (1, ngram_max)).
     ngram_max: int = 2
-    # Vocabulary cap for c-TF-IDF; 0 = no cap.
+    # Vocabulary cap for c-TF-IDF; 0 = no cap. A cap saved no time on the 20k slice (scikit-learn
+    # counts every n-gram, then prunes) and changed a fifth of the keywords (README, "75k corpus").
     max_features: int = 0
     # Keywords kept per cluster (KeyBERTInspired, then MMR).
     n_keywords: int = 10
@@ -113,9 +114,10 @@ class ClusterConfig:
     n_representative: int = 5
     # Below this many papers, no clustering: one cluster and a warning.
     min_papers: int = 10
-    # Fit UMAP + HDBSCAN (and keywords) on a seeded sample of this many papers and assign the
-    # others to the fitted clusters (UMAP transform, HDBSCAN approximate prediction, the outlier
-    # rule); 0 = fit on all papers.
+    # Fit UMAP + HDBSCAN (and keywords, labels, hierarchy) on a seeded sample of this many papers
+    # and assign the others to the fitted clusters (placement by their UMAP neighbours, HDBSCAN
+    # approximate prediction, the outlier rule); 0 = all papers up to 20,000, a sample of 20,000
+    # above (pipeline.cluster.AUTO_FIT_SAMPLE); -1 = all papers, however many.
     fit_sample: int = 0
 
 
@@ -261,7 +263,10 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "cluster.outlier_threshold": _between(-1, 1),
     "cluster.n_representative": _at_least(1),
     "cluster.min_papers": _at_least(3),
-    "cluster.fit_sample": _zero_or_at_least(100),
+    "cluster.fit_sample": (
+        lambda v: v in (0, -1) or v >= 100,
+        "0 (derived from the corpus), -1 (all papers) or an integer >= 100",
+    ),
     "layout.n_neighbors": _zero_or_at_least(2),
     "layout.min_dist": _between(0, 1),
     "layout.metric": ((lambda v: v in LAYOUT_METRICS), "one of " + ", ".join(LAYOUT_METRICS)),

@@ -28,7 +28,7 @@ from pipeline.assign import (
     layout_on_sample,
     save_fitted,
 )
-from pipeline.cluster import cluster_papers, quiet_bertopic
+from pipeline.cluster import cluster_papers, fit_sample_size, quiet_bertopic
 from pipeline.config import PipelineConfig, config_to_dict
 from pipeline.contract import UNASSIGNED
 from pipeline.embed import (
@@ -235,7 +235,8 @@ def build_run(
     cache_dir = config.embed.cache_dir if config.embed.use_cache else None
     # Fit on a sample: with the Ray engine the map is fitted on the sample too and the other
     # papers placed on it (no neighbour graph over all papers: at millions it cannot be built).
-    sampled = 0 < config.cluster.fit_sample < len(papers)
+    fit_size = fit_sample_size(len(papers), config.cluster.fit_sample)
+    sampled = fit_size < len(papers)
     map_on_sample = sampled and engine.name == "ray"
     try:
         with stages("embed"), stages.papers_bar() as counted:
@@ -268,7 +269,7 @@ def build_run(
                     embeddings,
                     config.layout,
                     seed,
-                    config.cluster.fit_sample,
+                    fit_size,
                     map_chunks=_engine_chunks(engine),
                 )
             else:

@@ -14,6 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestNeighbors
 
 from pipeline import assign
+from pipeline import cluster as cluster_module
 from pipeline.assign import (
     ExactCosineIndex,
     FittedModelsError,
@@ -27,7 +28,7 @@ from pipeline.assign import (
     save_fitted,
     transformable,
 )
-from pipeline.cluster import cluster_papers
+from pipeline.cluster import FIT_ALL, cluster_papers, fit_sample_size
 from pipeline.config import ClusterConfig, EmbedConfig, LayoutConfig, PipelineConfig
 from pipeline.contract import UNASSIGNED, read_run
 from pipeline.embed import BertopicEmbedder, paper_text
@@ -233,4 +234,40 @@ def test_run_with_fit_sample_publishes_every_paper(tmp_path):
     run = read_run(tmp_path / "runs", summary.run_id)
     assert len(run.assignments) == len(papers)
     assert run.manifest.cluster_params["fit_sample"] == 150
+    assert adjusted_rand_score(topics, run.assignments["cluster_id"]) >= 0.9
+
+
+def test_fit_sample_size_resolution(monkeypatch):
+    """`cluster.fit_sample = 0` fits on every paper up to the threshold and on a sample of the
+    threshold's size above it; an explicit size wins either way; -1 fits on every paper."""
+    monkeypatch.setattr(cluster_module, "AUTO_FIT_SAMPLE", 150)
+    assert fit_sample_size(120, 0) == 120
+    assert fit_sample_size(150, 0) == 150
+    assert fit_sample_size(200, 0) == 150
+    assert fit_sample_size(200, 120) == 120 and fit_sample_size(120, 180) == 120
+    assert fit_sample_size(1000, 180) == 180
+    assert fit_sample_size(10**6, FIT_ALL) == 10**6
+    assert np.array_equal(assign.fit_rows(120, ClusterConfig(), 42), np.arange(120))
+    assert len(assign.fit_rows(200, ClusterConfig(), 42)) == 150
+
+
+@pytest.mark.parametrize(("fit_sample", "sampled"), [(0, True), (FIT_ALL, False)])
+def test_default_fits_large_corpora_on_a_sample(tmp_path, monkeypatch, fit_sample, sampled):
+    """Above the threshold the default fits on a seeded sample and places the rest by their
+    neighbours (no UMAP transform), still recovering the planted topics; -1 fits on all."""
+    monkeypatch.setattr(cluster_module, "AUTO_FIT_SAMPLE", 150)
+
+    def no_transform(*args, **kwargs):
+        raise AssertionError("UMAP transform used")
+
+    monkeypatch.setattr("umap.UMAP.transform", no_transform)
+    papers, topics = planted_corpus(n_per_topic=40, seed=0)
+    config = PipelineConfig(
+        embed=EmbedConfig(cache_dir=str(tmp_path / "cache")),
+        cluster=ClusterConfig(fit_sample=fit_sample),
+    )
+    summary = build_run(papers, [], config, tmp_path / "runs", embedder=FakeEmbedder())
+    run = read_run(tmp_path / "runs", summary.run_id)
+    assert len(run.assignments) == len(papers) == 200
+    assert run.manifest.cluster_params.get("fit_sample") == (150 if sampled else None)
     assert adjusted_rand_score(topics, run.assignments["cluster_id"]) >= 0.9

@@ -22,6 +22,18 @@ def test_defaults_scale_with_corpus_size():
     assert (fixed["min_cluster_size"], fixed["n_neighbors"]) == (7, 9)
 
 
+def test_sample_looks_for_the_corpus_clusters():
+    """A sample of a larger corpus derives its smallest cluster from the corpus, scaled to the
+    sample (continuous where the sample is the whole corpus); an explicit value wins."""
+    whole = resolve_params(20_000, ClusterConfig())
+    assert resolve_params(20_000, ClusterConfig(), n_corpus=20_000) == whole
+    sample = resolve_params(20_000, ClusterConfig(), n_corpus=80_000)
+    assert sample["min_cluster_size"] == round(80_000**0.5 / 2 / 4)  # 35
+    assert sample["max_cluster_size"] == whole["max_cluster_size"] == 2_000
+    fixed = resolve_params(20_000, ClusterConfig(min_cluster_size=60), n_corpus=80_000)
+    assert fixed["min_cluster_size"] == 60
+
+
 def test_identical_papers_make_one_cluster():
     """Clusters with identical centroids (the same text under many ids) become one, the smaller
     id; distinct clusters and the unassigned papers are untouched."""

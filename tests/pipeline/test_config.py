@@ -28,6 +28,8 @@ BAD_VALUES = [
     ({"themes": {"title_weight": float("inf")}}, "themes.title_weight = inf"),
     ({"layout": {"min_dist": 3.0}}, "layout.min_dist = 3.0"),
     ({"embed": {"model": "/no/such/model"}}, "embed.model = '/no/such/model'"),
+    ({"cluster": {"fit_sample": -2}}, "cluster.fit_sample = -2"),
+    ({"cluster": {"fit_sample": 50}}, "cluster.fit_sample = 50"),
 ]
 
 
@@ -47,6 +49,12 @@ def test_defaults_are_valid_and_replace_is_validated():
     assert dataclasses.replace(config, seed=7).seed == 7
     with pytest.raises(ConfigError, match="seed = -5"):
         dataclasses.replace(config, seed=-5)
+
+
+def test_fit_sample_accepts_derived_all_and_sizes():
+    """`cluster.fit_sample` takes 0 (derived), -1 (all papers) and sizes from 100 up."""
+    for value in (0, -1, 100, 20_000):
+        assert config_from_dict({"cluster": {"fit_sample": value}}).cluster.fit_sample == value
 
 
 def test_embed_speed_options_are_accepted():
