@@ -373,6 +373,15 @@ def growth_by_group(
     return out.reset_index().rename(columns={"index": by})
 
 
+GROWTH_FORMAT = "%+.0f%%"  # a growth column's display: percent points, e.g. "+35%"
+
+
+def growth_percent(growth: pd.Series) -> pd.Series:
+    """Growths (from `growth_by_group`) in percent, NaN (shown blank) where papers are few: a
+    number column, so a table sorts by growth rather than by its text."""
+    return growth.astype("float64") * 100
+
+
 def growth_text(growth: float) -> str:
     """A growth (from `growth_by_group`) as text: "+35%", or FEW_PAPERS when it is NaN."""
     return FEW_PAPERS if pd.isna(growth) else f"{growth:+.0%}"

@@ -60,8 +60,8 @@ if cluster_id is None:
         )
     if growth_text:
         st.caption(f"Growth: {growth_text}.")  # period labels and a date: nothing to escape
-    table = summary.assign(growth=summary["growth"].map(transforms.growth_text))
-    table.loc[table["cluster_id"] < 0, "growth"] = ""
+    table = summary.assign(growth=transforms.growth_percent(summary["growth"]))
+    table.loc[table["cluster_id"] < 0, "growth"] = float("nan")
 
     def _open_row() -> None:
         rows = st.session_state[state.CLUSTERS_TABLE]["selection"]["rows"]
@@ -97,10 +97,11 @@ if cluster_id is None:
             "n_papers": "papers",
             "first": st.column_config.DateColumn("first paper"),
             "last": st.column_config.DateColumn("last paper"),
-            "growth": st.column_config.TextColumn(
+            "growth": st.column_config.NumberColumn(
                 "growth",
-                help="Last complete quarter against the one before; 'few papers' when either "
-                f"holds fewer than {transforms.GROWTH_MIN_PAPERS} of the cluster's papers.",
+                format=transforms.GROWTH_FORMAT,
+                help="Last complete quarter against the one before; empty when either holds "
+                f"fewer than {transforms.GROWTH_MIN_PAPERS} of the cluster's papers.",
             ),
             "keywords_text": st.column_config.TextColumn("top keywords", width="large"),
             "is_changed": st.column_config.CheckboxColumn(

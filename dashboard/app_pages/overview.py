@@ -60,7 +60,7 @@ else:
         st.subheader(" ")
         expected = transforms.expected_papers(ctx.shown_probabilities).set_index("theme_id")
         table = summary.assign(
-            growth=summary["growth"].map(transforms.growth_text),
+            growth=transforms.growth_percent(summary["growth"]),
             expected=summary["theme_id"].map(
                 lambda t: (
                     f"{expected.at[t, 'expected']:.0f} "
@@ -81,10 +81,11 @@ else:
                 ),
                 "n_previous": next(iter(summary["previous_period"]), "") or "previous period",
                 "n_last": next(iter(summary["last_period"]), "") or "last complete period",
-                "growth": st.column_config.TextColumn(
+                "growth": st.column_config.NumberColumn(
                     "growth",
+                    format=transforms.GROWTH_FORMAT,
                     help=f"Shown when both periods hold at least {transforms.GROWTH_MIN_PAPERS} "
-                    "papers of the theme, else 'few papers'.",
+                    "papers of the theme, else empty.",
                 ),
             },
         )
