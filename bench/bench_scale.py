@@ -5,9 +5,11 @@ and assigning the rest, side by side, with the ARI between their clusters.
 Each side runs in its own child process (peak memory is ru_maxrss, its own). The other papers are
 placed by `graph_place` (the default); `--transform` also runs each sample with UMAP's `transform`.
 `--max-features N` also runs each sample with that c-TF-IDF vocabulary cap (`cluster.max_features`;
-the other rows use the config's default). `--slice N` reads the first N papers of the corpus.
+the other rows use the config's default). `--umap` also runs each sample in UMAP's clustering
+space (`cluster.reduction = "umap"`; the other rows use the default, spectral). `--slice N` reads
+the first N papers of the corpus.
 Usage: .venv/bin/python bench/bench_scale.py --cache-dir DIR [--corpus PATH] [--slice N]
-       [--sample 20000]... [--transform] [--max-features N]... [--model bundled|fast]
+       [--sample 20000]... [--transform] [--max-features N]... [--umap] [--model bundled|fast]
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def child(
     n_slice: int = 0,
     transform: bool = False,
     max_features: int = 0,
+    reduction: str = "spectral",
 ) -> dict:
     """Embed (from the cache), then the neighbours and cluster stages as `pipeline run` does;
     `sample` is `cluster.fit_sample` (-1: fit on all)."""
@@ -58,7 +61,7 @@ def child(
     embedder = embedder_from_config(embed_config)
     embedded = embed_papers(papers, embedder, embed_config)
     vectors, docs = embedded.embeddings, [paper_text(p) for p in papers]
-    config = ClusterConfig(fit_sample=sample, max_features=max_features)
+    config = ClusterConfig(fit_sample=sample, max_features=max_features, reduction=reduction)
     keywords = BertopicEmbedder(embedder, cache_dir)
     started, cpu_started = time.perf_counter(), time.process_time()
     if 0 < sample < len(papers):
@@ -76,6 +79,7 @@ def child(
         "sample": sample,
         "assign": "transform" if transform else "graph_place",
         "max_features": max_features,
+        "reduction": reduction,
         "n_vocabulary": len(vocabulary),
         "n_papers": len(papers),
         "n_embedded": embedded.n_embedded,
@@ -91,11 +95,12 @@ def child(
     }
 
 
-def _variant(text: str) -> tuple[bool, int]:
-    """(transform, max_features) of a child's variant: "", "transform" or "max_features=N"."""
+def _variant(text: str) -> tuple[bool, int, str]:
+    """(transform, max_features, reduction) of a child's variant: "", "transform",
+    "max_features=N" or "umap"."""
     if text.startswith("max_features="):
-        return False, int(text.split("=", 1)[1])
-    return text == "transform", 0
+        return False, int(text.split("=", 1)[1]), "spectral"
+    return text == "transform", 0, "umap" if text == "umap" else "spectral"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-features", type=int, action="append", default=[], help="also with this cap"
     )
+    parser.add_argument("--umap", action="store_true", help="also in UMAP's clustering space")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -116,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        transform, max_features = _variant(args.variant or "")
+        transform, max_features, reduction = _variant(args.variant or "")
         result = child(
             args.corpus,
             args.cache_dir,
@@ -127,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             args.slice,
             transform,
             max_features,
+            reduction,
         )
         print(json.dumps(result))
         return 0
@@ -139,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.transform:
             runs.append((sample, "transform"))
         runs.extend((sample, f"max_features={m}") for m in args.max_features)
+        if args.umap:
+            runs.append((sample, "umap"))
     results = []
     with tempfile.TemporaryDirectory(prefix="rte-scale-") as tmp:
         for i, (sample, variant) in enumerate(runs):
@@ -162,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     full = results[0]
     print(f"clustering {full['n_papers']} papers, full fit against fit-on-a-sample:")
     print(
-        f"  {'fit_sample':>10} {'assign':>11} {'max_feat':>8} {'vocabulary':>10} {'cluster s':>9} "
+        f"  {'fit_sample':>10} {'space':>8} {'assign':>11} {'max_feat':>8} {'vocabulary':>10} "
+        f"{'cluster s':>9} "
         f"{'x full':>6} {'CPU s':>7} {'x full':>6} {'peak MB':>8} {'clusters':>8} "
         f"{'unassigned':>10} {'ARI vs full':>11}"
     )
@@ -172,12 +182,14 @@ def main(argv: list[str] | None = None) -> int:
         cpu_ratio = r["cpu_s"] / full["cpu_s"]
         sample = r["sample"] if 0 < r["sample"] < r["n_papers"] else "all"
         print(
-            f"  {sample:>10} {r['assign']:>11} {r['max_features'] or 'none':>8} "
+            f"  {sample:>10} {r['reduction']:>8} {r['assign']:>11} "
+            f"{r['max_features'] or 'none':>8} "
             f"{r['n_vocabulary']:>10} {r['seconds']:>9.1f} {ratio:>6.2f} {r['cpu_s']:>7.1f} "
             f"{cpu_ratio:>6.2f} {r['peak_mb']:>8.0f} "
             f"{r['n_clusters']:>8} {r['unassigned_share']:>10.1%} {ari:>11.3f}"
         )
         r["ari_vs_full"] = ari
+    for r in results:
         del r["ids"]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

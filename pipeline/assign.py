@@ -1,7 +1,7 @@
-"""Assignment to an already-fitted clustering and map: reads the fitted 5-d UMAP + HDBSCAN of a
-`ClusterResult` (with its clusters' centroids) or a fitted map UMAP, and embeddings of papers they
-have not seen; produces cluster ids (-1 = unassigned) and map coordinates. Fit-on-a-sample uses it
-for the papers outside the sample; `pipeline add` for new papers, with the models a run saved
+"""Assignment to an already-fitted clustering and map: reads the fitted clustering space + HDBSCAN
+of a `ClusterResult` (with its clusters' centroids) or a fitted map UMAP, and embeddings of papers
+they have not seen; produces cluster ids (-1 = unassigned) and map coordinates. Fit-on-a-sample uses
+it for the papers outside the sample; `pipeline add` for new papers, with the models a run saved
 (`save_fitted` / `load_fitted`)."""
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def graph_place(reducer: Any, points: np.ndarray) -> np.ndarray:
     mean of its k nearest training points' coordinates (exact cosine neighbours). This is UMAP
     `transform`'s starting position (`init_graph_transform`) without the optimisation epochs
     after it, whose numba compilation alone costs tens of seconds per process on 2 cores; a
-    point identical to a training point takes its place. Other metrics use `transform`."""
+    point identical to a training point takes its place. Other metrics use `transform`. A space
+    of unit-length rows (`unit_rows_`, the spectral one) gets unit-length placements."""
     if isinstance(reducer, Placement):
         raw, embedding, k = reducer.raw, reducer.embedding, reducer.n_neighbors
     else:
@@ -88,6 +89,8 @@ def graph_place(reducer: Any, points: np.ndarray) -> np.ndarray:
     coords = np.einsum("nk,nkd->nd", weights, embedding[indices])
     same = distances[:, 0] <= 1e-6  # float32 cosine of a point with itself
     coords[same] = embedding[indices[same, 0]]
+    if getattr(reducer, "unit_rows_", False):
+        coords = unit_rows(coords)
     return coords.astype(np.float32)
 
 
@@ -95,10 +98,11 @@ def graph_place(reducer: Any, points: np.ndarray) -> np.ndarray:
 class FittedClusters:
     """What assigning new papers needs from a fitted clustering.
 
-    `umap_model`: the fitted 5-d UMAP (transformable); `hdbscan_model`: the fitted HDBSCAN with
-    prediction data; `cluster_of_label`: HDBSCAN's own label -> the run's cluster id;
-    `centroid_ids` (k,) and `centroids` (k, dim, unit rows): each cluster's centroid in embedding
-    space over HDBSCAN's own members (the outlier rule's reference, as in the fit).
+    `umap_model`: the fitted clustering space (a SpectralReduction or a transformable UMAP);
+    `hdbscan_model`: the fitted HDBSCAN with prediction data; `cluster_of_label`: HDBSCAN's own
+    label -> the run's cluster id; `centroid_ids` (k,) and `centroids` (k, dim, unit rows): each
+    cluster's centroid in embedding space over HDBSCAN's own members (the outlier rule's reference,
+    as in the fit).
     """
 
     umap_model: Any
@@ -319,15 +323,16 @@ class FittedModelsError(ValueError):
 @dataclass(frozen=True)
 class FittedRun:
     """What adding papers to a run needs: `clusters` (None when the run clustered nothing: new
-    papers join `only_cluster`), `map_model` (the fitted map UMAP; None below 16 papers), and
-    `cluster_rows` (int64): the rows of the run's embeddings the clustering UMAP was fitted on
-    (all of them, or the fit sample). The map UMAP was fitted on every row. Saved and loaded,
-    both UMAPs are `Placement`s: new papers are placed by `graph_place`."""
+    papers join `only_cluster`), `map_model` (the fitted map UMAP; None below 16 papers),
+    `cluster_rows` (int64): the rows of the run's embeddings the clustering space was fitted on
+    (all of them, or the fit sample), and `map_rows`: those of the map (None: every row). Saved
+    and loaded, both spaces are `Placement`s: new papers are placed by `graph_place`."""
 
     clusters: FittedClusters | None
     only_cluster: int
     map_model: Any
     cluster_rows: np.ndarray
+    map_rows: np.ndarray | None = None
 
 
 def fit_rows(n: int, config: ClusterConfig, seed: int) -> np.ndarray:
@@ -354,6 +359,7 @@ class Placement:
     digest: str
     raw: np.ndarray | None = None
     metric: str = "cosine"
+    unit_rows_: bool = False  # placed points are scaled to unit length (the spectral space)
 
 
 def placement_of(reducer: Any, rows: np.ndarray, embeddings: np.ndarray) -> Any:
@@ -370,7 +376,13 @@ def placement_of(reducer: Any, rows: np.ndarray, embeddings: np.ndarray) -> Any:
     if digest != _digest(embeddings[rows]):
         return reducer
     embedding = np.asarray(reducer.embedding_, dtype=np.float32)
-    return Placement(embedding, int(reducer._n_neighbors), np.asarray(rows, np.int64), digest)
+    return Placement(
+        embedding,
+        int(reducer._n_neighbors),
+        np.asarray(rows, np.int64),
+        digest,
+        unit_rows_=bool(getattr(reducer, "unit_rows_", False)),
+    )
 
 
 def _restored(model: Any, embeddings: np.ndarray) -> Any:
@@ -395,7 +407,8 @@ def save_fitted(path: str | Path, fitted: FittedRun, embeddings: np.ndarray) -> 
         clusters = dataclasses.replace(clusters, umap_model=placement)
     map_model = fitted.map_model
     if map_model is not None:
-        map_model = placement_of(map_model, np.arange(len(embeddings)), embeddings)
+        rows = np.arange(len(embeddings)) if fitted.map_rows is None else fitted.map_rows
+        map_model = placement_of(map_model, rows, embeddings)
     state = {
         "format": FITTED_FORMAT,
         "n_papers": len(embeddings),
@@ -445,8 +458,9 @@ def layout_on_sample(
     map_chunks: MapChunks = _in_one_chunk,
 ) -> LayoutResult:
     """The map fitted on the same seeded sample of `size` papers as `cluster_on_sample`, every
-    other paper placed on it (`place_on_map`, over chunks by `map_chunks`); coordinates in
-    input order. For corpora too large for one UMAP over all papers (the Ray engine)."""
+    other paper placed on it (`place_on_map` by `graph_place`, over chunks by `map_chunks`);
+    coordinates in input order. Used whenever the clustering is fitted on a sample (above
+    20,000 papers by default): no neighbour graph and no UMAP over all papers."""
     n = len(embeddings)
     inside = sample_indices(n, size, seed)
     sample_vectors = embeddings[inside]
@@ -455,7 +469,8 @@ def layout_on_sample(
     if len(inside) == n or fitted.model is None:
         return fitted
     outside = np.setdiff1d(np.arange(n), inside)
-    parts = map_chunks(place_on_map, transformable(fitted.model), embeddings[outside])
+    place = functools.partial(place_on_map, quick=True)
+    parts = map_chunks(place, fitted.model, embeddings[outside])
     map_x, map_y = np.empty(n), np.empty(n)
     map_x[inside], map_y[inside] = fitted.map_x, fitted.map_y
     map_x[outside] = np.concatenate([x for x, _ in parts])

@@ -86,10 +86,14 @@ class EmbedConfig:
 class ClusterConfig:
     """BERTopic sub-models. A value of 0 means "derive from the number of papers n"."""
 
-    # UMAP neighbours for the 5-d clustering space; 0 = clip(round(2 * log2(n)), 5, 50).
+    # The clustering space HDBSCAN runs in: "spectral" = the unit-length spectral layout of
+    # UMAP's neighbour graph (the same for every seed); "umap" = UMAP's optimised layout (the
+    # classic BERTopic set-up; its clusters change with the seed). See pipeline/spectral.py.
+    reduction: str = "spectral"
+    # Neighbours of that graph; 0 = clip(round(2 * log2(n)), 5, 50).
     n_neighbors: int = 0
-    # Dimensions of the clustering space.
-    n_components: int = 5
+    # Dimensions of the clustering space; 0 = 30 for "spectral", 5 for "umap".
+    n_components: int = 0
     # HDBSCAN smallest cluster; 0 = clip(round(sqrt(n) / 2), 3, 500).
     min_cluster_size: int = 0
     # HDBSCAN core-distance neighbours; 0 = max(2, min_cluster_size // 5).
@@ -114,10 +118,10 @@ class ClusterConfig:
     n_representative: int = 5
     # Below this many papers, no clustering: one cluster and a warning.
     min_papers: int = 10
-    # Fit UMAP + HDBSCAN (and keywords, labels, hierarchy) on a seeded sample of this many papers
-    # and assign the others to the fitted clusters (placement by their UMAP neighbours, HDBSCAN
-    # approximate prediction, the outlier rule); 0 = all papers up to 20,000, a sample of 20,000
-    # above (pipeline.cluster.AUTO_FIT_SAMPLE); -1 = all papers, however many.
+    # Fit the clustering space + HDBSCAN (and keywords, labels, hierarchy) on a seeded sample of
+    # this many papers and assign the others to the fitted clusters (placement by their
+    # neighbours in the sample, HDBSCAN approximate prediction, the outlier rule); 0 = all papers
+    # up to 20,000, a sample of 20,000 above (pipeline.cluster.AUTO_FIT_SAMPLE); -1 = all papers.
     fit_sample: int = 0
 
 
@@ -204,7 +208,7 @@ class PipelineConfig:
     themes: ThemeConfig = field(default_factory=ThemeConfig)
     add: AddConfig = field(default_factory=AddConfig)
     ray: RayConfig = field(default_factory=RayConfig)
-    # Seed of every stochastic stage (UMAP, representation sampling); `--seed` overrides it.
+    # Seed of every stochastic stage (map UMAP, samples, k-means); `--seed` overrides it.
     seed: int = 42
     # Where embedding and assignment run: "in-process" (this Python process, the default) or
     # "ray" (a Ray cluster, see `[ray]`; needs the `ray` package). `--engine` overrides it.
@@ -225,6 +229,7 @@ ENGINES = ("in-process", "ray")
 # "auto", HOST:PORT or ray://HOST:PORT (HOST a name, an IPv4 address or a bracketed IPv6 one).
 RAY_ADDRESS = re.compile(r"auto|(ray://)?([\w.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}")
 LAYOUT_METRICS = ("cosine", "euclidean", "manhattan", "correlation", "chebyshev", "minkowski")
+REDUCTIONS = ("spectral", "umap")
 
 
 def _num(value: float) -> str:
@@ -252,7 +257,8 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         "one of " + ", ".join(EMBED_DEVICES) + " or cuda:N",
     ),
     "cluster.n_neighbors": _zero_or_at_least(2),
-    "cluster.n_components": _between(2, 100),
+    "cluster.reduction": ((lambda v: v in REDUCTIONS), "one of " + ", ".join(REDUCTIONS)),
+    "cluster.n_components": ((lambda v: v == 0 or 2 <= v <= 100), "0 (derived) or 2 to 100"),
     "cluster.min_cluster_size": _zero_or_at_least(2),
     "cluster.min_samples": _at_least(0),
     "cluster.max_cluster_size": _zero_or_at_least(2),

@@ -28,8 +28,8 @@ MANIFEST = "manifest.json"
 LATEST = "latest"  # a text file in the runs folder holding the newest complete run id
 EMBEDDINGS = "embeddings.npy"  # float32, shape (n_papers, dim), rows in papers.parquet order
 MODEL_DIR = "model"  # BERTopic.save(..., serialization="safetensors")
-# Inside MODEL_DIR: the fitted 5-d UMAP + HDBSCAN and the map UMAP that `pipeline add` reuses
-# (a joblib pickle, without the training vectors, which are rows of EMBEDDINGS).
+# Inside MODEL_DIR: the fitted clustering space + HDBSCAN and the map UMAP that `pipeline add`
+# reuses (a joblib pickle, without the training vectors, which are rows of EMBEDDINGS).
 FITTED_MODELS = "fitted.joblib"
 # float32, shape (n_papers, n_themes + 1): prior theme logits (from the themes file alone), columns
 # in themes.parquet order ("other" last); with labels they give the papers' theme probabilities.

@@ -1,5 +1,5 @@
 """Layout stage: reads the paper embeddings, produces 2-D map coordinates (`map_x`, `map_y`) from
-a separate seeded UMAP; the map is for people, clustering runs in its own 5-d space."""
+a separate seeded UMAP; the map is for people, clustering runs in its own space."""
 
 from __future__ import annotations
 

@@ -233,11 +233,11 @@ def build_run(
         raise RunError(str(exc)) from None
     stages = _Stages(progress, len(papers), timings, tracker)
     cache_dir = config.embed.cache_dir if config.embed.use_cache else None
-    # Fit on a sample: with the Ray engine the map is fitted on the sample too and the other
-    # papers placed on it (no neighbour graph over all papers: at millions it cannot be built).
+    # Fit on a sample: the map is fitted on the same sample and the other papers placed on it
+    # (no neighbour graph over all papers: at 75k it cost as much as the clustering, at millions
+    # it cannot be built).
     fit_size = fit_sample_size(len(papers), config.cluster.fit_sample)
-    sampled = fit_size < len(papers)
-    map_on_sample = sampled and engine.name == "ray"
+    map_on_sample = fit_size < len(papers)
     try:
         with stages("embed"), stages.papers_bar() as counted:
             embedded = _embed(papers, embedder, spec, engine, config, counted)
@@ -249,7 +249,7 @@ def build_run(
             docs = [paper_text(p) for p in papers]
             keyword_embedder = BertopicEmbedder(embedder, cache_dir, config.embed.batch_size)
             titles = [p.title for p in papers]
-            if sampled:
+            if map_on_sample:
                 clusters = cluster_on_sample(
                     docs,
                     embeddings,
@@ -370,6 +370,7 @@ def build_run(
                 only_cluster=int(clusters.cluster_ids[0]),
                 map_model=layout.model,
                 cluster_rows=fit_rows(len(papers), config.cluster, seed),
+                map_rows=fit_rows(len(papers), config.cluster, seed) if map_on_sample else None,
             )
             path = _publish(
                 runs_dir,

@@ -224,7 +224,8 @@ def test_fit_on_a_sample_covers_every_paper(fitted):
 
 def test_run_with_fit_sample_publishes_every_paper(tmp_path):
     """`cluster.fit_sample` below the corpus size gives a complete run: one assignment per
-    paper, recorded sample size, planted topics recovered."""
+    paper, recorded sample size, planted topics recovered, map and clustering saved for `add`
+    as placements of the sample."""
     papers, topics = planted_corpus(n_per_topic=40, seed=0)
     config = PipelineConfig(
         embed=EmbedConfig(cache_dir=str(tmp_path / "cache")),
@@ -235,6 +236,14 @@ def test_run_with_fit_sample_publishes_every_paper(tmp_path):
     assert len(run.assignments) == len(papers)
     assert run.manifest.cluster_params["fit_sample"] == 150
     assert adjusted_rand_score(topics, run.assignments["cluster_id"]) >= 0.9
+    # The map is fitted on the same sample, the others placed on it; what `add` keeps of it is
+    # a Placement of those 150 rows, not the whole UMAP.
+    assert np.isfinite(run.assignments[["map_x", "map_y"]].to_numpy()).all()
+    saved = joblib.load(tmp_path / "runs" / summary.run_id / "model" / "fitted.joblib")["fitted"]
+    assert isinstance(saved.map_model, assign.Placement) and len(saved.map_model.rows) == 150
+    assert np.array_equal(saved.map_rows, saved.cluster_rows)
+    assert isinstance(saved.clusters.umap_model, assign.Placement)
+    assert saved.clusters.umap_model.unit_rows_  # the spectral space
 
 
 def test_fit_sample_size_resolution(monkeypatch):

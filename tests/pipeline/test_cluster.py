@@ -64,3 +64,62 @@ def test_outliers_join_a_similar_cluster_only():
     initial = np.array([0, 0, 1, 1, -1, -1])
     final = _reassign_outliers(initial, emb, threshold=0.5)
     assert list(final) == [0, 0, 1, 1, 0, -1]
+
+
+def _planted_clusters(config: ClusterConfig, seed: int) -> tuple[np.ndarray, list[str]]:
+    from pipeline.cluster import cluster_papers
+    from pipeline.embed import BertopicEmbedder, paper_text
+    from tests.fake_embedder import FakeEmbedder, planted_corpus
+
+    embedder = FakeEmbedder()
+    papers, topics = planted_corpus(n_per_topic=30, seed=3)
+    docs = [paper_text(p) for p in papers]
+    result = cluster_papers(
+        docs, embedder.encode(docs), config, seed, BertopicEmbedder(embedder, None)
+    )
+    return result.cluster_ids, topics
+
+
+def test_spectral_clusters_find_the_topics_whatever_the_seed():
+    """The default space (spectral) has no randomness: seeds 42 and 7 give the same clusters, and
+    they are the planted topics (whose neighbour graph falls apart into one piece per topic)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    first, topics = _planted_clusters(ClusterConfig(), 42)
+    second, _ = _planted_clusters(ClusterConfig(), 7)
+    assert np.array_equal(first, second)
+    assert adjusted_rand_score(topics, first) >= 0.95
+
+
+def test_umap_space_remains_an_option():
+    """`reduction = "umap"` clusters in UMAP's 5-d layout, as classic BERTopic does."""
+    from sklearn.metrics import adjusted_rand_score
+
+    assert resolve_params(1000, ClusterConfig(reduction="umap"))["n_components"] == 5
+    assert resolve_params(1000, ClusterConfig())["n_components"] == 30
+    found, topics = _planted_clusters(ClusterConfig(reduction="umap"), 42)
+    assert adjusted_rand_score(topics, found) >= 0.8
+
+
+def test_laplacian_layout_is_deterministic_and_separates_components(monkeypatch):
+    """A graph of two pieces laid out in one dimension is its component indicator; the dense and
+    the ARPACK solvers agree up to a rotation, and ARPACK gives the same layout twice."""
+    import scipy.sparse
+
+    from pipeline import spectral
+
+    blocks = [scipy.sparse.random(40, 40, density=0.3, random_state=i) for i in (1, 2)]
+    graph = scipy.sparse.block_diag(blocks).tocsr()
+    graph = graph + graph.T
+    first = np.sign(spectral.laplacian_layout(graph, 1)[:, 0])
+    assert len(set(first[:40])) == 1 and len(set(first[40:])) == 1 and first[0] != first[-1]
+    dense = spectral.laplacian_layout(graph, 3)
+    assert dense.shape == (80, 3)
+    monkeypatch.setattr(spectral, "DENSE_MAX", 10)
+    arpack = spectral.laplacian_layout(graph, 3)
+
+    def distances(x):
+        return np.linalg.norm(x[:, None] - x[None], axis=-1)
+
+    assert np.allclose(distances(arpack), distances(dense), atol=1e-3)  # a rotation apart
+    assert np.array_equal(arpack, spectral.laplacian_layout(graph, 3))
