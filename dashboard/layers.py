@@ -232,11 +232,13 @@ def map_layers(
     marking `edited_clusters`, leaving out a label that would overlap a larger cluster's
     (`declutter`). `selected_row` is the paper row to ring.
 
-    Above `density.DENSITY_ABOVE` papers (and no `highlight_cluster`) the map is dense: every
-    paper is counted in a density grid (`density`, the whole map's, computed once per run; made
-    here when None or when zoomed), there is no context layer, and the shown papers are drawn
-    as points, at most `density.MAX_POINTS` (`density.sample_rows`). `zoom` (x0, x1, y0, y1)
-    narrows a dense map to a window: the grid, points and labels of the papers inside it.
+    Above `density.DENSITY_ABOVE` papers the map is dense: every paper is counted in a density
+    grid (`density`, the whole map's, computed once per run; made here when None or when
+    zoomed), there is no context layer, and the shown papers are drawn as points, at most
+    `density.MAX_POINTS` (`density.sample_rows`). `zoom` (x0, x1, y0, y1) narrows a dense map
+    to a window: the grid, points and labels of the papers inside it. A highlighted cluster of
+    a dense map is such a window around the cluster: every paper there as the density, the
+    cluster's papers as points.
     """
     papers = papers[[c for c in MAP_COLUMNS if c in papers.columns]]  # copy less below
     shown = np.ones(len(papers), dtype=bool) if shown is None else np.asarray(shown, dtype=bool)
@@ -247,6 +249,7 @@ def map_layers(
         window = zoom_window(papers[papers["cluster_id"] == highlight_cluster])
     elif dens.is_dense(len(papers)):
         window = zoom
+    if dens.is_dense(len(papers)):
         in_view = shown if window is None else shown & _inside(papers, window)
         grid = (
             density
@@ -304,7 +307,7 @@ def map_layers(
     note = ""
     if grid is not None:
         note = density_note(
-            grid, len(visible), len(placed), is_filtered=is_filtered, is_zoomed=zoom is not None
+            grid, len(visible), len(placed), is_filtered=is_filtered, is_zoomed=window is not None
         )
     return MapLayers(
         tuple(points),

@@ -131,6 +131,21 @@ def test_zoom_narrows_grid_points_and_labels(papers, dense):
     assert "in this region" in decided.note
 
 
+def test_cluster_of_a_dense_map_is_a_window_with_the_density_as_context(papers, dense):
+    """A cluster's map on a dense run (its page): the window around the cluster, every paper
+    inside it counted in the density, its own papers (capped) as the points, no context layer."""
+    cluster_id = int(papers["cluster_id"].value_counts().index[0])
+    members = papers["cluster_id"].to_numpy() == cluster_id
+    decided = layers.map_layers(papers, highlight_cluster=cluster_id)
+    x0, x1, y0, y1 = decided.window
+    inside = papers["map_x"].between(x0, x1) & papers["map_y"].between(y0, y1)
+    assert decided.density.n_papers == int(inside.sum()) > members.sum()
+    assert layers.CONTEXT not in {layer.name for layer in decided.points}
+    drawn = _drawn_rows(decided)
+    assert 0 < len(drawn) <= CAP and members[drawn].all()
+    assert "in this region" in decided.note
+
+
 def test_density_figure_is_one_heatmap_of_counts_under_the_points(papers, dense):
     """The figure draws the density first, as counts (zero cells transparent, no hover), then
     the points; the note sits in the chart, so exports carry it."""
