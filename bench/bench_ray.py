@@ -28,39 +28,6 @@ sys.path.insert(0, str(ROOT))
 ARXIV = ROOT.parent / "shared/corpora/arxiv_cs_daily_2025_2026/arxiv_cs_daily_2025_2026.parquet"
 
 
-class PlantedDocs:
-    """Text of synthetic paper i, made on demand (only the fitted sample's are ever read): its
-    planted cluster's words, so c-TF-IDF keywords have something to find."""
-
-    def __init__(self, labels):
-        self.labels = labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> str:
-        c = int(self.labels[i])
-        return f"topic{c} subject{c} method{c} results for cluster{c} paper {i % 97}"
-
-
-def planted_vectors(n: int, dim: int, n_clusters: int, seed: int):
-    """(vectors float32 (n, dim) unit rows, labels (n,)): each point its cluster's random unit
-    centre plus Gaussian noise (per-coordinate sd 0.6/sqrt(dim)), made in chunks."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((n_clusters, dim)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    labels = rng.integers(0, n_clusters, n)
-    vectors = np.empty((n, dim), dtype=np.float32)
-    for start in range(0, n, 100_000):
-        part = labels[start : start + 100_000]
-        noise = rng.standard_normal((len(part), dim)).astype(np.float32) * (0.6 / np.sqrt(dim))
-        block = centres[part] + noise
-        vectors[start : start + len(part)] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return vectors, labels
-
-
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -73,7 +40,7 @@ def synthetic(args) -> None:
     from pipeline.config import ClusterConfig, LayoutConfig, RayConfig
     from pipeline.embed import BertopicEmbedder
     from pipeline.engine.ray_engine import RayEngine, start_ray
-    from tests.fake_embedder import FakeEmbedder
+    from tests.fake_embedder import FakeEmbedder, PlantedDocs, planted_vectors
 
     started = time.perf_counter()
     vectors, labels = planted_vectors(args.n, args.dim, args.clusters, args.seed)

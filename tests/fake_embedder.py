@@ -1,6 +1,8 @@
 """A fake embedder with planted topics and a matching synthetic corpus, so the whole pipeline runs
 offline in seconds: each topic word points along its topic's fixed direction (plus a small
 word-specific offset), other words along seeded random directions, and each text gets seeded noise.
+For runs of millions with no text at all, `planted_vectors` makes the vectors directly and
+`PlantedDocs` the matching texts on demand.
 """
 
 from __future__ import annotations
@@ -206,3 +208,34 @@ def planted_corpus(
             planted.append(name)
     order = rng.permutation(len(papers))
     return [papers[i] for i in order], [planted[i] for i in order]
+
+
+class PlantedDocs:
+    """Text of synthetic paper i, made on demand (only the fitted sample's are ever read): its
+    planted cluster's words, so c-TF-IDF keywords have something to find."""
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> str:
+        c = int(self.labels[i])
+        return f"topic{c} subject{c} method{c} results for cluster{c} paper {i % 97}"
+
+
+def planted_vectors(n: int, dim: int, n_clusters: int, seed: int):
+    """(vectors float32 (n, dim) unit rows, labels (n,)): each point its cluster's random unit
+    centre plus Gaussian noise (per-coordinate sd 0.6/sqrt(dim)), made in chunks."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    labels = rng.integers(0, n_clusters, n)
+    vectors = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        part = labels[start : start + 100_000]
+        noise = rng.standard_normal((len(part), dim)).astype(np.float32) * (0.6 / np.sqrt(dim))
+        block = centres[part] + noise
+        vectors[start : start + len(part)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return vectors, labels

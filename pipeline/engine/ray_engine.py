@@ -29,7 +29,12 @@ from pipeline.embed import (  # noqa: E402
     paper_text,
 )
 from pipeline.engine import EngineError  # noqa: E402
-from pipeline.engine.shards import embed_with_shards, shard_folder, write_shard  # noqa: E402
+from pipeline.engine.shards import (  # noqa: E402
+    embed_with_shards,
+    shard_folder,
+    shard_path,
+    write_shard,
+)
 from pipeline.records import Paper  # noqa: E402
 
 # The folder holding the `pipeline` package: Ray's workers import it (and `tests.*` embedder
@@ -91,7 +96,9 @@ def start_ray(
 
 class EmbedActor:
     """One Ray Data actor: builds its own embedder from the spec once, then per block of texts
-    encodes them and writes one shard; returns how many texts it embedded (for progress)."""
+    encodes them and writes one shard; returns how many texts it embedded (for progress). A
+    block whose shard is already there (its task retried after a worker died between writing
+    the shard and returning) is not encoded again."""
 
     def __init__(self, spec: EmbedderSpec, batch_size: int, folder: str):
         self.embedder = embedder_of(spec)
@@ -100,6 +107,8 @@ class EmbedActor:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         keys = [bytes(k) for k in batch["key"]]
+        if shard_path(self.folder, keys).exists():
+            return {"n_embedded": np.array([len(keys)], dtype=np.int64)}
         vectors = self.embedder.encode([str(t) for t in batch["text"]], self.batch_size)
         write_shard(self.folder, keys, vectors)
         return {"n_embedded": np.array([len(keys)], dtype=np.int64)}
@@ -125,7 +134,8 @@ def _apply(fn: Callable[[np.ndarray, Any], Any], shared: Any, rows: np.ndarray) 
 
 class RayEngine:
     """The "ray" engine (`config.engine = "ray"`). Starts or joins Ray on first use, unless this
-    process already has Ray running (then uses it and leaves it running)."""
+    process already has Ray running (then uses it and leaves it running; an `address` naming
+    another cluster than that one is refused, not silently ignored)."""
 
     name = "ray"
 
@@ -135,6 +145,13 @@ class RayEngine:
 
     def _ensure(self) -> None:
         if ray.is_initialized():
+            wanted = self.config.address.removeprefix("ray://")
+            current = ray.get_runtime_context().gcs_address or ""
+            if wanted and wanted != "auto" and current and wanted != current:
+                raise EngineError(
+                    f"this process already uses the Ray cluster at {current}, not "
+                    f"{self.config.address}: call ray.shutdown() first, or leave the address empty"
+                )
             return
         start_ray(self.config.address, self.config.num_cpus)
         self._started = True

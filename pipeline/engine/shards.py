@@ -23,6 +23,13 @@ def shard_folder(cache_dir: str | Path, configured: str = "") -> Path:
     return Path(configured).expanduser() if configured else Path(cache_dir) / "shards"
 
 
+def shard_path(folder: str | Path, keys: Sequence[bytes]) -> Path:
+    """The shard file of a block of `keys`: named by a hash of the keys, so a block's shard has
+    one name whoever writes it, and a retried block can see that its shard is already there."""
+    name = hashlib.sha256(b"".join(bytes(k) for k in keys)).hexdigest()[:24]
+    return Path(folder) / f"part-{name}.parquet"
+
+
 def write_shard(folder: str | Path, keys: Sequence[bytes], vectors: np.ndarray) -> Path:
     """Write one shard: `key` (binary, 32-byte `cache_key`) and `vector` (fixed-size list of
     float32), rows aligned. Named by a hash of its keys and written to a temporary name first,
@@ -41,9 +48,8 @@ def write_shard(folder: str | Path, keys: Sequence[bytes], vectors: np.ndarray) 
             "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim),
         }
     )
-    name = hashlib.sha256(b"".join(bytes(k) for k in keys)).hexdigest()[:24]
-    target = folder / f"part-{name}.parquet"
-    tmp = folder / f".tmp-{name}-{uuid.uuid4().hex[:8]}.parquet"
+    target = shard_path(folder, keys)
+    tmp = folder / f".tmp-{target.stem}-{uuid.uuid4().hex[:8]}.parquet"
     try:
         pq.write_table(table, tmp)
         os.replace(tmp, target)

@@ -1,6 +1,7 @@
 """The Ray engine on a local Ray with 2 CPUs (started once for the module): embedding as a Ray
 Data job gives the in-process vectors, survives a killed worker and resumes an interrupted job
-without embedding a text twice; parallel assignment agrees with the in-process sample fit; a run
+without embedding a text twice; parallel assignment agrees with the in-process sample fit; a
+million planted points go through the sample fit, parallel assignment and the density layer; a run
 from the command line's --engine ray publishes the same run-folder contract, its map placed by
 Ray tasks; an unreachable cluster is one line."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 from collections import Counter
 
 import numpy as np
@@ -17,21 +19,28 @@ from sklearn.metrics import adjusted_rand_score
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # before Ray is imported: no report
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install -r requirements.txt)")
 
+from dashboard import density  # noqa: E402
 from pipeline import assign, contract  # noqa: E402
 from pipeline.__main__ import main  # noqa: E402
-from pipeline.assign import cluster_on_sample  # noqa: E402
+from pipeline.assign import cluster_on_sample, layout_on_sample  # noqa: E402
 from pipeline.config import (  # noqa: E402
     ClusterConfig,
     EmbedConfig,
+    LayoutConfig,
     PipelineConfig,
     RayConfig,
 )
 from pipeline.embed import BertopicEmbedder, EmbeddingCache, cache_key, paper_text  # noqa: E402
 from pipeline.engine import EngineError  # noqa: E402
-from pipeline.engine.ray_engine import RayEngine, start_ray  # noqa: E402
-from pipeline.engine.shards import shard_folder, shard_paths  # noqa: E402
+from pipeline.engine.ray_engine import EmbedActor, RayEngine, start_ray  # noqa: E402
+from pipeline.engine.shards import shard_folder, shard_path, shard_paths  # noqa: E402
 from pipeline.run import build_run  # noqa: E402
-from tests.fake_embedder import FakeEmbedder, planted_corpus  # noqa: E402
+from tests.fake_embedder import (  # noqa: E402
+    FakeEmbedder,
+    PlantedDocs,
+    planted_corpus,
+    planted_vectors,
+)
 from tests.ray_embedders import LOG_ENV, encoded_digests, text_digest  # noqa: E402
 
 SPEC = "tests.ray_embedders:LoggingEmbedder"
@@ -114,6 +123,20 @@ def test_killed_worker_is_restarted_and_no_text_is_embedded_twice(tmp_path):
     assert cosine.min() >= 0.9999
 
 
+def test_block_whose_shard_exists_is_not_encoded_again(tmp_path):
+    """A worker that died after writing its block's shard but before returning: Ray retries the
+    block, and the actor finds the shard (named by the block's keys) and encodes nothing."""
+    papers, _ = planted_corpus(n_per_topic=3, seed=15)
+    texts = [paper_text(p) for p in papers]
+    keys = [cache_key(FakeEmbedder().model_id, t) for t in texts]
+    actor = EmbedActor(SPEC, 0, str(tmp_path))
+    batch = {"key": np.array(keys, dtype=object), "text": np.array(texts, dtype=object)}
+    assert actor(batch)["n_embedded"].tolist() == [len(texts)]
+    assert actor(batch)["n_embedded"].tolist() == [len(texts)]  # the retry
+    assert set(_counts(texts).values()) == {1}
+    assert shard_paths(tmp_path) == [shard_path(tmp_path, keys)]
+
+
 def test_parallel_assignment_agrees_with_the_in_process_sample_fit():
     """Assigning the papers outside the sample as Ray tasks over chunks gives the clusters the
     in-process path (one chunk, this process) gives for the same fit and seed: ARI >= 0.99."""
@@ -137,6 +160,38 @@ def test_parallel_assignment_agrees_with_the_in_process_sample_fit():
     assert len(local.cluster_ids) == len(outside) == 250
     assert adjusted_rand_score(local.cluster_ids, spread.cluster_ids[outside]) >= 0.99
     assert adjusted_rand_score(topics, spread.cluster_ids) >= 0.9
+
+
+MILLION_PEAK_GB = 6.0  # this process's peak RSS for the million-point run (the machine has 24)
+
+
+def test_a_million_planted_points_through_sample_fit_parallel_assign_and_density():
+    """1,000,000 synthetic papers (random 16-d unit vectors around 20 planted centres, no model)
+    go the millions path: the clustering and the map fitted on a 2,000 sample, every other
+    point assigned and placed by Ray tasks over chunks; the clusters are the planted ones, the
+    dashboard's density layer counts every point and draws a capped sample holding every
+    cluster, and this process's peak memory stays under MILLION_PEAK_GB."""
+    n, sample = 1_000_000, 2_000
+    vectors, planted = planted_vectors(n, 16, 20, seed=5)
+    engine = RayEngine(RayConfig(assign_chunk=100_000))
+    keywords = BertopicEmbedder(FakeEmbedder(), None)
+    # 1,000,000 papers' derived cluster size (500) scaled to a 2,000 sample is 1 paper: say
+    # what a cluster is here (each planted one has about 100 papers in the sample)
+    config = ClusterConfig(fit_sample=sample, min_cluster_size=40)
+    result = cluster_on_sample(
+        PlantedDocs(planted), vectors, config, 42, keywords, map_chunks=engine.map_chunks
+    )
+    assert len(result.cluster_ids) == n
+    assert adjusted_rand_score(planted, result.cluster_ids) >= 0.99
+    layout = layout_on_sample(vectors, LayoutConfig(), 42, sample, map_chunks=engine.map_chunks)
+    assert np.isfinite(layout.map_x).all() and np.isfinite(layout.map_y).all()
+    grid = density.density_grid(layout.map_x, layout.map_y)
+    assert grid.n_papers == n
+    drawn = density.sample_rows(np.arange(n), result.cluster_ids)
+    assert len(drawn) <= density.MAX_POINTS
+    assert set(result.cluster_ids[drawn]) == set(result.cluster_ids)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    assert peak_gb < MILLION_PEAK_GB
 
 
 def test_ray_run_from_the_command_line_is_the_same_contract(tmp_path, capsys):
@@ -198,3 +253,14 @@ def test_unreachable_cluster_address_is_one_line_error():
         port = probe.getsockname()[1]
     with pytest.raises(EngineError, match=rf"cannot reach the Ray cluster at 127.0.0.1:{port}: "):
         start_ray(f"127.0.0.1:{port}")
+
+
+def test_address_of_another_cluster_than_the_running_session_is_refused():
+    """Library use: with Ray already running in this process (the module's local Ray), an
+    engine configured for another cluster's address is refused in one line instead of quietly
+    running on the local session; its own address or none uses that session."""
+    current = ray.get_runtime_context().gcs_address
+    with pytest.raises(EngineError, match="already uses the Ray cluster at"):
+        RayEngine(RayConfig(address="10.255.0.9:6379")).resources()
+    assert RayEngine(RayConfig(address=current)).resources()["CPU"] == 2
+    assert RayEngine(RayConfig()).resources()["CPU"] == 2
