@@ -13,7 +13,8 @@ against the usual run.
 With --browser: the large run (or, with --run, the latest run of an existing runs folder, e.g.
 a real pipeline run) served by a real `streamlit run` and opened in headless Debian Chromium
 (Playwright, /usr/bin/chromium): the map figure's size as sent (JSON) and the seconds from
-opening /map to the map drawn, first (server cache cold) and again (warm, a new tab); --root
+opening /map to the map drawn, first (server cache cold) and again (warm, a new tab; and a new
+tab of a browser that has the page's scripts cached); --root
 serves another checkout (repeat it to compare checkouts, e.g. before and after a change, on
 the same run); --screenshot FILE saves the last checkout's map. A last column times a
 Streamlit page holding one three-point chart alike: the floor of any page on this machine.
@@ -266,34 +267,41 @@ def browser_times(
 ) -> dict[str, dict[str, float]]:
     """Per app (name -> (checkout, page path)): seconds from opening the page to the map drawn
     in headless Chromium, first (the server reads the run) and, once every server is idle
-    again, in new tabs (caches warm; three rounds, the apps taking turns, so a change in the
-    machine's load falls on all alike). The first app's last tab is saved to `screenshot`."""
+    again, in new tabs (server caches warm; three rounds, the apps taking turns, so a change in
+    the machine's load falls on all alike): each tab in a new browser context, so the page's
+    scripts (Streamlit's and Plotly's, about 7 MB) are fetched and compiled again as on a first
+    visit, and each in one kept context per app, as a returning visitor whose browser cached
+    them. The first app's last tab is saved to `screenshot`."""
     from playwright.sync_api import sync_playwright
 
     servers = {name: _serve(root, runs_dir) for name, (root, _) in apps.items()}
     out: dict[str, dict[str, float]] = {name: {} for name in apps}
     times: dict[str, list[float]] = {name: [] for name in apps}
+    cached: dict[str, list[float]] = {name: [] for name in apps}
+    viewport = {"width": 1500, "height": 1200}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            kept = {name: browser.new_context(viewport=viewport) for name in apps}
 
-            def open_page(name: str, shot: Path | None = None) -> None:
-                page = browser.new_page(viewport={"width": 1500, "height": 1200})
+            def open_page(name: str, into: list, context=None, shot: Path | None = None) -> None:
+                page = context.new_page() if context else browser.new_page(viewport=viewport)
                 start = time.perf_counter()
                 page.goto(servers[name][1] + apps[name][1], timeout=900_000)
                 page.wait_for_function(MAP_DRAWN_JS, timeout=900_000, polling=50)
-                times[name].append(time.perf_counter() - start)
+                into.append(time.perf_counter() - start)
                 if shot is not None:
                     page.wait_for_timeout(1500)  # the labels' fade-in
                     page.screenshot(path=str(shot), full_page=True)
                 page.close()
 
             for name in apps:
-                open_page(name)
+                open_page(name, times[name], kept[name])  # also fills the kept browser cache
                 out[name]["server busy after the first page (s)"] = _settle(servers[name][0].pid)
             for i in range(3):
                 for j, name in enumerate(apps):
-                    open_page(name, screenshot if i == 2 and j == 0 else None)
+                    open_page(name, times[name], shot=screenshot if i == 2 and j == 0 else None)
+                    open_page(name, cached[name], kept[name])
             browser.close()
     finally:
         for server, _ in servers.values():
@@ -303,6 +311,8 @@ def browser_times(
         out[name]["time to map, first (s)"] = taken[0]
         out[name]["time to map, warm (s, best of 3)"] = min(taken[1:])
         out[name]["time to map, warm (s, worst of 3)"] = max(taken[1:])
+        out[name]["... browser cache warm (s, best of 3)"] = min(cached[name])
+        out[name]["... browser cache warm (s, worst of 3)"] = max(cached[name])
     return out
 
 
