@@ -16,8 +16,9 @@ a real pipeline run) served by a real `streamlit run` and opened in headless Deb
 opening /map to the map drawn, first (server cache cold) and again (warm, a new tab; and a new
 tab of a browser that has the page's scripts cached); --root
 serves another checkout (repeat it to compare checkouts, e.g. before and after a change, on
-the same run); --screenshot FILE saves the last checkout's map. A last column times a
-Streamlit page holding one three-point chart alike: the floor of any page on this machine.
+the same run); --screenshot FILE saves the last checkout's map. The last two columns time
+floors alike: a Streamlit page holding one three-point chart (the least a map page costs on
+this machine) and one holding only a title (the least any Streamlit page costs).
 With --million: a synthetic run of 1,000,000 papers (planted clusters, random vectors, no
 model; --papers to change the size) and the Map page rendered once with AppTest: seconds and
 the peak memory (RSS) of the process.
@@ -207,7 +208,14 @@ def map_figure_bytes(runs_dir: Path, root: Path) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-# The floor: a Streamlit page holding one three-point WebGL chart, served and timed alike.
+# A page without a chart is done when its title is there and its script has finished.
+TITLE_DRAWN_JS = """() => {
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  return !!document.querySelector('h1') && !(status && status.innerText.includes('Running'));
+}"""
+
+# The floors, served and timed alike: a Streamlit page holding one three-point WebGL chart (what
+# any map page costs at least), and one holding only a title (what any Streamlit page costs).
 FLOOR = "floor: one 3-point chart"
 FLOOR_APP = """import plotly.graph_objects as go
 import streamlit as st
@@ -215,6 +223,10 @@ import streamlit as st
 st.title("One chart")
 st.plotly_chart(go.Figure(go.Scattergl(x=[1, 2, 3], y=[1, 3, 2], mode="markers")))
 """
+FLOORS = {
+    FLOOR: (FLOOR_APP, MAP_DRAWN_JS),
+    "floor: a title only": ('import streamlit as st\n\nst.title("No chart")\n', TITLE_DRAWN_JS),
+}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -263,9 +275,10 @@ def _serve(root: Path, runs_dir: Path) -> tuple[subprocess.Popen, str]:
 
 
 def browser_times(
-    runs_dir: Path, apps: dict[str, tuple[Path, str]], screenshot: Path | None = None
+    runs_dir: Path, apps: dict[str, tuple[Path, str, str]], screenshot: Path | None = None
 ) -> dict[str, dict[str, float]]:
-    """Per app (name -> (checkout, page path)): seconds from opening the page to the map drawn
+    """Per app (name -> (checkout, page path, JS true once drawn)): seconds from opening the
+    page to the map (or the floor page) drawn
     in headless Chromium, first (the server reads the run) and, once every server is idle
     again, in new tabs (server caches warm; three rounds, the apps taking turns, so a change in
     the machine's load falls on all alike): each tab in a new browser context, so the page's
@@ -274,7 +287,7 @@ def browser_times(
     them. The first app's last tab is saved to `screenshot`."""
     from playwright.sync_api import sync_playwright
 
-    servers = {name: _serve(root, runs_dir) for name, (root, _) in apps.items()}
+    servers = {name: _serve(root, runs_dir) for name, (root, *_) in apps.items()}
     out: dict[str, dict[str, float]] = {name: {} for name in apps}
     times: dict[str, list[float]] = {name: [] for name in apps}
     cached: dict[str, list[float]] = {name: [] for name in apps}
@@ -288,7 +301,7 @@ def browser_times(
                 page = context.new_page() if context else browser.new_page(viewport=viewport)
                 start = time.perf_counter()
                 page.goto(servers[name][1] + apps[name][1], timeout=900_000)
-                page.wait_for_function(MAP_DRAWN_JS, timeout=900_000, polling=50)
+                page.wait_for_function(apps[name][2], timeout=900_000, polling=50)
                 into.append(time.perf_counter() - start)
                 if shot is not None:
                     page.wait_for_timeout(1500)  # the labels' fade-in
@@ -342,12 +355,14 @@ def main_browser(
             n = entry.manifest.counts.n_papers
         for root in roots:
             results[str(root)] = {"map figure sent (MB)": map_figure_bytes(runs, root) / 1e6}
-        floor = Path(tmp) / "floor"
-        (floor / "dashboard").mkdir(parents=True)
-        (floor / "dashboard" / "app.py").write_text(FLOOR_APP)
-        results[FLOOR] = {"map figure sent (MB)": float("nan")}
         # the last checkout given (the change, when comparing) goes first: the screenshot's
-        apps = {str(r): (r, "/map") for r in roots[::-1]} | {FLOOR: (floor, "/")}
+        apps = {str(r): (r, "/map", MAP_DRAWN_JS) for r in roots[::-1]}
+        for i, (name, (source, done_js)) in enumerate(FLOORS.items()):
+            floor = Path(tmp) / f"floor{i}"
+            (floor / "dashboard").mkdir(parents=True)
+            (floor / "dashboard" / "app.py").write_text(source)
+            results[name] = {"map figure sent (MB)": float("nan")}
+            apps[name] = (floor, "/", done_js)
         for name, times in browser_times(runs, apps, screenshot).items():
             results[name] |= times
     print(f"\nmap of {n:,} papers in headless Chromium (load average now {_load()})")
