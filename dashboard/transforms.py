@@ -140,10 +140,16 @@ def cluster_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def search_mask(search_text: pd.Series, query: str) -> np.ndarray:
-    """Papers whose title, abstract or authors contain every word of `query` (case-insensitive)."""
-    mask = np.ones(len(search_text), dtype=bool)
-    for word in query.lower().split():
-        mask &= search_text.str.contains(word, regex=False).to_numpy(dtype=bool)
+    """Papers whose title, abstract or authors contain every word of `query` (case-insensitive).
+    Each word after the first is looked for only in the papers that matched so far."""
+    words = query.lower().split()
+    if not words:
+        return np.ones(len(search_text), dtype=bool)
+    rows = np.flatnonzero(search_text.str.contains(words[0], regex=False).to_numpy(dtype=bool))
+    for word in words[1:]:
+        rows = rows[search_text.iloc[rows].str.contains(word, regex=False).to_numpy(dtype=bool)]
+    mask = np.zeros(len(search_text), dtype=bool)
+    mask[rows] = True
     return mask
 
 
