@@ -1,17 +1,20 @@
 """Ray engine benchmark. `synthetic`: reads nothing; makes N random unit vectors around planted
 cluster centres (no model) and prints fit-on-a-sample + assignment of the rest (and placement
 on the map), in process and as parallel Ray tasks, side by side with the ARI between them.
-`embed`: reads the first abstracts of the 75k corpus and prints MiniLM's abstracts/s on the CPU,
-in process and as the Ray Data job, per worker.
+`embed`: reads the first abstracts of the 75k corpus (or `--texts`) and prints MiniLM's
+abstracts/s in process and as the Ray Data job with each of `--actors` actors (on a GPU machine:
+`--device auto`; more actors than GPUs share them).
 
 Usage: .venv/bin/python bench/bench_ray.py synthetic [--n 1000000] [--sample 20000] [--workers 2]
            [--dim 64] [--no-in-process] [--no-map]
-       .venv/bin/python bench/bench_ray.py embed [--n 256] [--workers 2]
+       .venv/bin/python bench/bench_ray.py embed [--n 256] [--workers 2] [--actors 1 2]
+           [--texts F.jsonl.xz] [--model DIR] [--device auto] [--block 1024] [--json F]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import sys
@@ -113,45 +116,93 @@ def synthetic(args) -> None:
         print(f"  ARI in-process vs ray: {ari:.4f}")
 
 
-def embed(args) -> None:
-    import pyarrow.parquet as pq
-
-    from pipeline.config import EmbedConfig, RayConfig
-    from pipeline.embed import embedder_from_config, paper_text
-    from pipeline.engine.ray_engine import RayEngine, start_ray
+def _papers(args) -> list:
+    """The papers `embed` times: the first abstracts of the 75k corpus, or `--texts` (one JSON
+    string per line, xz-compressed, as bench_gpu.py reads) each as a paper's title."""
     from pipeline.records import Paper
 
+    if args.texts:
+        import json
+        import lzma
+
+        with lzma.open(args.texts, "rt") as lines:
+            texts = [json.loads(line) for _, line in zip(range(args.n), lines, strict=False)]
+        return [Paper(paper_id=f"b:{i}", title=t, abstract="") for i, t in enumerate(texts)]
+    import pyarrow.parquet as pq
+
     table = pq.read_table(ARXIV, columns=["title", "abstract"]).slice(0, args.n).to_pylist()
-    papers = [
+    return [
         Paper(paper_id=f"b:{i}", title=r["title"], abstract=r["abstract"])
         for i, r in enumerate(table)
     ]
-    config = EmbedConfig(device="cpu")
+
+
+def _record(done: list[tuple[float, int]], k: int) -> None:
+    done.append((time.perf_counter(), (done[-1][1] if done else 0) + k))
+
+
+def embed(args) -> None:
+    import json
+
+    from pipeline.config import EmbedConfig, RayConfig
+    from pipeline.embed import embedder_from_config, paper_text
+    from pipeline.engine.ray_engine import RayEngine, embed_actor_count, start_ray
+
+    papers = _papers(args)
+    texts = [paper_text(p) for p in papers]
+    config = EmbedConfig(model=args.model, device=args.device)
     embedder = embedder_from_config(config)
     embedder.encode(["warm up"])  # model load outside the timing, as an actor's is below
     started = time.perf_counter()
-    embedder.encode([paper_text(p) for p in papers])
+    embedder.encode(texts)
     local_s = time.perf_counter() - started
-    print(
-        f"in process: {args.n} abstracts in {local_s:.1f} s = {args.n / local_s:.2f}/s "
-        f"(torch threads: all cores)",
-        flush=True,
-    )
-    start_ray(num_cpus=args.workers)
-    engine = RayEngine(RayConfig(embed_actors=args.workers, embed_block=args.block))
-    with tempfile.TemporaryDirectory(prefix="rte-bench-ray-") as cache:
-        started = time.perf_counter()
-        engine.embed_papers(papers, config, EmbedConfig(device="cpu", cache_dir=cache))
-        ray_s = time.perf_counter() - started
+    rows = [{"side": "in process", "actors": 1, "n": len(texts), "seconds": round(local_s, 2)}]
+    print(f"in process ({embedder.device}): {len(texts) / local_s:.1f}/s", flush=True)
+    start_ray(num_cpus=args.workers, object_store_memory=args.object_store_mb * 2**20)
     import ray
 
+    total = ray.cluster_resources()
+    print(f"ray resources: {total}", flush=True)
+    for configured in args.actors:
+        engine = RayEngine(RayConfig(embed_actors=configured, embed_block=args.block))
+        actors, _ = embed_actor_count(
+            configured, total.get("GPU", 0), total["CPU"], -(-len(texts) // args.block)
+        )
+        done: list[tuple[float, int]] = []  # (time, texts embedded so far) per block back
+        with tempfile.TemporaryDirectory(prefix="rte-bench-ray-") as cache:
+            started = time.perf_counter()
+            engine.embed_papers(
+                papers,
+                config,
+                EmbedConfig(model=args.model, device=args.device, cache_dir=cache),
+                functools.partial(_record, done),
+            )
+            ray_s = time.perf_counter() - started
+        # After the first block is back (actors started, models loaded): the steady rate.
+        (t_first, n_first), (t_last, n_last) = done[0], done[-1]
+        steady = (n_last - n_first) / (t_last - t_first) if t_last > t_first else float("nan")
+        rows.append(
+            {
+                "side": "ray",
+                "configured": configured,
+                "actors": actors,
+                "n": len(texts),
+                "seconds": round(ray_s, 2),
+                "first_block_s": round(t_first - started, 2),
+                "steady_per_s": round(steady, 1),
+            }
+        )
+        print(
+            f"ray, {actors} actors: {len(texts) / ray_s:.1f}/s overall (actor start and model "
+            f"load included; first block back after {t_first - started:.1f} s), "
+            f"{steady:.1f}/s after the first block",
+            flush=True,
+        )
     ray.shutdown()
-    rate = args.n / ray_s
-    print(
-        f"ray, {args.workers} actors x 1 CPU: {args.n} abstracts in {ray_s:.1f} s = "
-        f"{rate:.2f}/s, {rate / args.workers:.2f}/s per worker (actor start and model load "
-        "included)"
-    )
+    for row in rows:
+        row["per_s"] = round(row["n"] / row["seconds"], 1)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"device": args.device, "rows": rows}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,8 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--no-map", dest="map", action="store_false", help="skip the map")
     e = sub.add_parser("embed", help="MiniLM abstracts/s on the CPU, in process and on Ray")
     e.add_argument("--n", type=int, default=256)
-    e.add_argument("--workers", type=int, default=2)
+    e.add_argument("--workers", type=int, default=2, help="CPUs Ray may use")
+    e.add_argument(
+        "--actors", type=int, nargs="+", default=[2], help="ray.embed_actors (0 = default)"
+    )
     e.add_argument("--block", type=int, default=64, help="ray.embed_block")
+    e.add_argument("--texts", default="", help="JSON strings, one per line, .xz (else arXiv)")
+    e.add_argument("--model", default="bundled", help="embed.model")
+    e.add_argument("--device", default="cpu", help="embed.device")
+    e.add_argument("--object-store-mb", type=int, default=1024)
+    e.add_argument("--json", default="", help="write the rows here")
     args = parser.parse_args(argv)
     synthetic(args) if args.what == "synthetic" else embed(args)
     return 0

@@ -182,8 +182,9 @@ class RayConfig:
     address: str = ""
     # CPUs a Ray started on this machine may use; 0 = all of them. Not used with an address.
     num_cpus: int = 0
-    # Embedding actors, one model each; 0 = one per GPU when the cluster has GPUs, else one per
-    # CPU it has. More actors than GPUs share the GPUs equally.
+    # Embedding actors, one model each; 0 = four per GPU when the cluster has GPUs (the
+    # tokeniser on one CPU core per actor is what limits one actor), else one per CPU it has.
+    # More actors than GPUs share the GPUs equally.
     embed_actors: int = 0
     # Texts per Ray Data block: one model call and one Parquet shard each (what an interrupted
     # job loses at most per actor).

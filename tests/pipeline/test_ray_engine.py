@@ -32,7 +32,12 @@ from pipeline.config import (  # noqa: E402
 )
 from pipeline.embed import BertopicEmbedder, EmbeddingCache, cache_key, paper_text  # noqa: E402
 from pipeline.engine import EngineError  # noqa: E402
-from pipeline.engine.ray_engine import EmbedActor, RayEngine, start_ray  # noqa: E402
+from pipeline.engine.ray_engine import (  # noqa: E402
+    EmbedActor,
+    RayEngine,
+    embed_actor_count,
+    start_ray,
+)
 from pipeline.engine.shards import shard_folder, shard_path, shard_paths  # noqa: E402
 from pipeline.run import build_run  # noqa: E402
 from tests.fake_embedder import (  # noqa: E402
@@ -121,6 +126,22 @@ def test_killed_worker_is_restarted_and_no_text_is_embedded_twice(tmp_path):
     assert len(counts) == len(set(texts)) and set(counts.values()) == {1}
     cosine = (result.embeddings * FakeEmbedder().encode(texts)).sum(axis=1)
     assert cosine.min() >= 0.9999
+
+
+@pytest.mark.parametrize(
+    ("configured", "gpus", "cpus", "blocks", "expected"),
+    [
+        (0, 0, 16, 100, (16, 0.0)),  # no GPU: one actor per CPU
+        (0, 1, 16, 100, (4, 0.25)),  # one GPU: four actors share it
+        (0, 2, 4, 100, (4, 0.5)),  # no more actors than CPUs ...
+        (0, 4, 2, 100, (4, 1.0)),  # ... but at least one per GPU
+        (3, 1, 16, 100, (3, 1 / 3)),  # configured
+        (0, 1, 16, 2, (2, 0.5)),  # never more actors than blocks
+        (0, 0, 0, 5, (1, 0.0)),
+    ],
+)
+def test_embedding_actors_per_gpu_and_cpu(configured, gpus, cpus, blocks, expected):
+    assert embed_actor_count(configured, gpus, cpus, blocks) == pytest.approx(expected)
 
 
 def test_block_whose_shard_exists_is_not_encoded_again(tmp_path):
