@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
-from dashboard import frame, state  # noqa: E402
+from dashboard import data_access, frame, state  # noqa: E402
 
 PAGE_DIR = Path(__file__).parent / "app_pages"
 # A file served by this server: a `:material/...:` page icon makes the browser fetch the favicon
@@ -66,3 +66,6 @@ else:
     page.run()
     frame.link_notice(notice_slot)
     frame.link_to_view(link_slot, page.url_path, state.publish(), tuple(p[3] for p in PAGES))
+    # After the page is drawn, so that it does not compete with drawing it: a large run's word
+    # index starts building in the background (no wait) for the first search.
+    data_access.warm_word_index(run_id)

@@ -11,7 +11,9 @@ Search (`search_papers`) ranks papers by meaning with the model the run was embe
 bundled MiniLM, or the factory $RTE_EMBEDDER names (`module:factory`; the tests' seam, e.g.
 `tests.fake_embedder:FakeEmbedder`). The model loads in a background thread, once per server,
 when a run made with it is first shown (`warm_query_model`), never at import; any other run is
-searched by words, with a note saying why.
+searched by words, with a note saying why. The word search of a run of
+`word_index.WORD_INDEX_ABOVE` papers or more reads an inverted index of its texts, built in a
+background thread after the run's first page is drawn (`warm_word_index`).
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import density, figures, layers, palette, search, transforms
+from dashboard import density, figures, layers, palette, search, transforms, word_index
 from pipeline import contract, derive, review
 
 RUNS_ENV = "RTE_RUNS_DIR"
@@ -265,19 +269,49 @@ def _load_query_model(spec: str):
     return model
 
 
+def _in_background(name: str, work: Callable[[], Any]) -> Future:
+    """`work()` in a daemon thread; its result, or the exception it raised, in the Future."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except Exception as exc:  # noqa: BLE001 - the caller decides (e.g. search by words)
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
 @st.cache_resource(show_spinner=False)
 def _query_model(spec: str) -> Future:
     """The query model, loading in a background thread once per server (a Future)."""
-    future: Future = Future()
+    return _in_background("query-model", lambda: _load_query_model(spec))
 
-    def load() -> None:
-        try:
-            future.set_result(_load_query_model(spec))
-        except Exception as exc:  # noqa: BLE001 - any failure means: search by words
-            future.set_exception(exc)
 
-    threading.Thread(target=load, name="query-model", daemon=True).start()
-    return future
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _word_index(folder: str, run_id: str, _search_text: pd.Series) -> Future:
+    """The run's word index (`dashboard.word_index`), built in a background thread once per
+    server (a Future); the search texts are the same in every review state."""
+    return _in_background("word-index", lambda: word_index.WordIndex(_search_text))
+
+
+def _words_of(folder: str, run_id: str, papers: pd.DataFrame) -> word_index.WordIndex | None:
+    """The word index of a run of WORD_INDEX_ABOVE papers or more (waiting for its build),
+    else None (scan the texts); None too when the build failed: the scan gives the same."""
+    if len(papers) < word_index.WORD_INDEX_ABOVE:
+        return None
+    try:
+        return _word_index(folder, run_id, papers["search_text"]).result()
+    except Exception:  # noqa: BLE001 - e.g. out of memory: scanning is slower, not wrong
+        return None
+
+
+def warm_word_index(run_id: str) -> None:
+    """Start building a large run's word index (no wait), so its first search need not."""
+    papers = view_tables(run_id)["papers"]
+    if len(papers) >= word_index.WORD_INDEX_ABOVE:
+        _word_index(str(runs_dir()), run_id, papers["search_text"])
 
 
 def warm_query_model(model_id: str) -> None:
@@ -298,7 +332,9 @@ def _search(
     folder: str, run_id: str, token: str, query: str, configured: str | None
 ) -> search.SearchResult:
     papers = _view_tables(folder, run_id, token)["papers"]
-    literal = transforms.search_mask(papers["search_text"], query)
+    literal = transforms.search_mask(
+        papers["search_text"], query, _words_of(folder, run_id, papers)
+    )
     like = search.like_paper_id(query)
     if like is not None:
         rows = np.flatnonzero(papers["paper_id"].to_numpy() == like)

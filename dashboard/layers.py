@@ -85,19 +85,34 @@ def point_size(n_papers: int) -> float:
     return 5.0 if n_papers <= 5_000 else 3.5 if n_papers <= 30_000 else 2.5
 
 
-def cluster_centres(papers: pd.DataFrame, max_labels: int | None = None) -> pd.DataFrame:
-    """Median map position, size and label per assigned cluster of `papers` (columns
-    cluster_id, map_x, map_y, row, cluster_label), largest first; the first `max_labels`."""
-    assigned = papers[papers["cluster_id"] != UNASSIGNED]
-    if assigned.empty:
+def cluster_centres(
+    papers: pd.DataFrame, max_labels: int | None = None, rows: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Median map position, size and label (its first paper's) per assigned cluster of
+    `papers`, or of the papers `rows` marks (a bool mask): columns cluster_id, map_x, map_y,
+    n_papers, label; largest first (ties: lower cluster id first); the first `max_labels`.
+    Numpy on the four columns it reads: no copy of the papers (a million rows on the Map page)."""
+    cluster_ids = papers["cluster_id"].to_numpy()
+    assigned = cluster_ids != UNASSIGNED
+    at = np.flatnonzero(assigned if rows is None else assigned & np.asarray(rows, dtype=bool))
+    if not len(at):
         return pd.DataFrame(columns=["cluster_id", "map_x", "map_y", "n_papers", "label"])
-    centres = assigned.groupby("cluster_id").agg(
-        map_x=("map_x", "median"),
-        map_y=("map_y", "median"),
-        n_papers=("row", "size"),
-        label=("cluster_label", "first"),
+    order = at[np.argsort(cluster_ids[at], kind="stable")]  # by cluster, papers order within
+    sorted_ids = cluster_ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    spans = list(zip(starts, np.r_[starts[1:], len(order)], strict=True))
+    x, y = papers["map_x"].to_numpy()[order], papers["map_y"].to_numpy()[order]
+    centres = pd.DataFrame(
+        {
+            "cluster_id": sorted_ids[starts],
+            "map_x": [float(np.median(x[a:b])) for a, b in spans],
+            "map_y": [float(np.median(y[a:b])) for a, b in spans],
+            "n_papers": np.diff(np.r_[starts, len(order)]),
+            "label": papers["cluster_label"].to_numpy()[order[starts]],
+        }
     )
-    centres = centres.sort_values("n_papers", ascending=False).reset_index()
+    centres = centres.sort_values("n_papers", ascending=False, kind="stable")
+    centres = centres.reset_index(drop=True)
     return centres.head(max_labels) if max_labels else centres
 
 
@@ -269,9 +284,9 @@ def map_layers(
             context = context[_inside(context, window)]
         if len(context):
             points.append(_layer(context, CONTEXT, CONTEXT_GREY, size * 0.6, 0.18, hover=None))
-        visible = placed = papers[shown]
+        visible, placed = papers[shown], shown
     else:  # the density is the context; labels sit among every shown paper in view
-        visible, placed = papers[drawn], papers[in_view]
+        visible, placed = papers[drawn], in_view
     unassigned = visible[visible["cluster_id"] == UNASSIGNED]
     assigned = visible[visible["cluster_id"] != UNASSIGNED]
     short = len(visible) > FULL_HOVER_MAX
@@ -294,7 +309,7 @@ def map_layers(
     if len(at_row):
         rec = papers.iloc[at_row[0]]
         chosen = (float(rec["map_x"]), float(rec["map_y"]))
-    centres = cluster_centres(placed if labels else placed.iloc[:0], max_labels)  # no rows: none
+    centres = cluster_centres(papers, max_labels, rows=placed if labels else np.zeros_like(placed))
     if len(centres):
         if window is None or highlight_cluster is not None:
             frame_of = (
@@ -307,7 +322,11 @@ def map_layers(
     note = ""
     if grid is not None:
         note = density_note(
-            grid, len(visible), len(placed), is_filtered=is_filtered, is_zoomed=window is not None
+            grid,
+            len(visible),
+            int(placed.sum()),
+            is_filtered=is_filtered,
+            is_zoomed=window is not None,
         )
     return MapLayers(
         tuple(points),

@@ -24,6 +24,7 @@ MAX_MEANING_MATCHES = 200  # papers found by meaning alone, at most (word matche
 LIKE_PREFIX = "like:"  # query form of "papers like this": like:<paper_id>
 LIKE_NEIGHBOURS = 25  # nearest papers a "like" query adds to the paper itself
 MEANING, WORDS, LIKE = "meaning", "words", "like"  # how a query was searched
+RESULTS_LISTED = 1_000  # matches the results list shows, best first (the map and filters: all)
 
 
 @dataclass(frozen=True)
@@ -151,22 +152,25 @@ def papers_like(
     )
 
 
-def result_table(papers: pd.DataFrame, result: SearchResult, shown: np.ndarray) -> pd.DataFrame:
+def result_table(
+    papers: pd.DataFrame, result: SearchResult, shown: np.ndarray, limit: int | None = None
+) -> tuple[pd.DataFrame, int]:
     """The ranked matches that pass the other filters (`shown`, a mask over `papers`), for a
     results list: rank, similarity, has_words (every query word is in the paper), title, date,
-    cluster, theme, paper_id."""
+    cluster, theme, paper_id; the first `limit` of them (None: all), and how many there are."""
     keep = np.asarray(shown, dtype=bool)[result.rows]
-    rows = result.rows[keep]
-    chosen = papers.iloc[rows]
+    ranks = np.flatnonzero(keep)[:limit]
+    rows = result.rows[ranks]
     return pd.DataFrame(
         {
-            "rank": np.flatnonzero(keep) + 1,
-            "similarity": np.round(result.similarity[keep].astype(float), 3),
-            "has_words": result.is_literal[keep],
-            "title": chosen["title"].to_numpy(),
-            "date": chosen["date"].to_numpy(),
-            "cluster": chosen["cluster_label"].to_numpy(),
-            "theme": chosen["theme_name"].to_numpy(),
-            "paper_id": chosen["paper_id"].to_numpy(),
+            "rank": ranks + 1,
+            "similarity": np.round(result.similarity[ranks].astype(float), 3),
+            "has_words": result.is_literal[ranks],
+            # Column by column: the rows of five columns, not a copy of every column's.
+            "title": papers["title"].to_numpy()[rows],
+            "date": papers["date"].to_numpy()[rows],
+            "cluster": papers["cluster_label"].to_numpy()[rows],
+            "theme": papers["theme_name"].to_numpy()[rows],
+            "paper_id": papers["paper_id"].to_numpy()[rows],
         }
-    )
+    ), int(keep.sum())

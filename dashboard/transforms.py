@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dashboard.word_index import WordIndex
 from pipeline import derive
 from pipeline.contract import OTHER, PERIOD_KINDS, UNASSIGNED
 
@@ -139,12 +140,16 @@ def cluster_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return clusters.sort_values("cluster_id").reset_index(drop=True)
 
 
-def search_mask(search_text: pd.Series, query: str) -> np.ndarray:
+def search_mask(search_text: pd.Series, query: str, index: WordIndex | None = None) -> np.ndarray:
     """Papers whose title, abstract or authors contain every word of `query` (case-insensitive).
-    Each word after the first is looked for only in the papers that matched so far."""
+    With the `index` of these texts (`dashboard.word_index`, large runs) it answers alike without
+    reading them; else each word after the first is looked for only in the papers that matched
+    so far."""
     words = query.lower().split()
     if not words:
         return np.ones(len(search_text), dtype=bool)
+    if index is not None:
+        return index.mask(words)
     rows = np.flatnonzero(search_text.str.contains(words[0], regex=False).to_numpy(dtype=bool))
     for word in words[1:]:
         rows = rows[search_text.iloc[rows].str.contains(word, regex=False).to_numpy(dtype=bool)]

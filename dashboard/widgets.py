@@ -75,12 +75,19 @@ def first_steps() -> None:
 
 def search_results(ctx: ViewContext) -> None:
     """The search's matches that pass the other filters, best first, in a folded list."""
-    table = search.result_table(ctx.papers, ctx.search, ctx.mask)
+    table, n_matches = search.result_table(
+        ctx.papers, ctx.search, ctx.mask, limit=search.RESULTS_LISTED
+    )
     by = {search.MEANING: "by meaning and words", search.LIKE: "by embedding"}
     with st.expander(
-        f"Search results, best first ({len(table):,}, {by.get(ctx.search.mode, 'by words')})"
+        f"Search results, best first ({n_matches:,}, {by.get(ctx.search.mode, 'by words')})"
     ):
         st.caption(escape_markdown(ctx.search.note))
+        if n_matches > len(table):
+            st.caption(
+                f"The first {len(table):,} are listed; the map and the other pages show all "
+                f"{n_matches:,}. More words narrow the list."
+            )
         st.dataframe(
             table,
             hide_index=True,

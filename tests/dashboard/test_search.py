@@ -60,7 +60,8 @@ def test_papers_like_puts_the_paper_first():
 
 
 def test_result_table_keeps_the_papers_the_other_filters_pass():
-    """The ranked table lists only matches that pass the other filters, with their ranks."""
+    """The ranked table lists only matches that pass the other filters, with their ranks; at
+    most `limit` of them, with the count of all."""
     papers = pd.DataFrame(
         {
             "title": list("abcd"),
@@ -78,8 +79,12 @@ def test_result_table_keeps_the_papers_the_other_filters_pass():
         np.array([True, False, False]),
         4,
     )
-    table = search.result_table(papers, found, np.array([True, True, False, True]))
+    table, n = search.result_table(papers, found, np.array([True, True, False, True]))
     assert table["paper_id"].tolist() == ["A", "D"] and table["rank"].tolist() == [2, 3]
+    assert n == 2 and table["similarity"].tolist() == pytest.approx([0.8, 0.7])
+    first, n = search.result_table(papers, found, np.ones(4, bool), limit=2)
+    assert first["paper_id"].tolist() == ["C", "A"] and first["rank"].tolist() == [1, 2]
+    assert n == 3 and first["has_words"].tolist() == [True, False]
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +224,15 @@ def test_runs_of_the_bundled_model_at_any_window_are_searched_by_meaning():
     assert _model_spec(f"{BUNDLED_MODEL_ID}@128tok", None) == BUNDLED
     assert _model_spec("local:my-model", None) is None
     assert _model_spec("local:my-model", "tests.fake_embedder:FakeEmbedder").startswith("tests.")
+
+
+def test_a_long_results_list_is_cut_and_says_so(tmp_path, monkeypatch):
+    """The results list shows the first RESULTS_LISTED matches and says how many there are; the
+    filters keep every match."""
+    make_run(tmp_path, 40, seed=2, run_id="words")
+    monkeypatch.setenv("RTE_RUNS_DIR", str(tmp_path))
+    monkeypatch.delenv(data_access.EMBEDDER_ENV, raising=False)
+    monkeypatch.setattr(search, "RESULTS_LISTED", 5)
+    at = _open(q="study")
+    assert len(_results(at)) == 5 and at.metric[0].value == "40"
+    assert any("first 5 are listed" in c.value and "all 40" in c.value for c in at.caption)
