@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import density as dens
+from dashboard import transforms
 from dashboard.palette import CONTEXT_GREY, MUTED, cluster_color, theme_colors
 from pipeline.contract import UNASSIGNED
 
@@ -146,10 +147,7 @@ def _layer(frame: pd.DataFrame, name: str, color, size: float, opacity: float, *
 
 def short_hover(titles: pd.Series) -> pd.Series:
     """HTML-escaped titles cut to SHORT_TITLE characters: the hover of a large map."""
-    cut = titles.astype(str).map(
-        lambda t: t if len(t) <= SHORT_TITLE else t[: SHORT_TITLE - 1] + "…"
-    )
-    return cut.map(html.escape)
+    return transforms.escape_html(transforms.cut_text(titles, SHORT_TITLE, "…"))
 
 
 def _hover(frame: pd.DataFrame, column: str, short: bool = False) -> np.ndarray:

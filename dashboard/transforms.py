@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dashboard.word_index import WordIndex
 from pipeline import derive
@@ -87,7 +89,7 @@ def paper_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     view["cluster_label"] = view["cluster_id"].map(labels).fillna("Unassigned").astype(str)
     view.loc[view["cluster_id"] == UNASSIGNED, "cluster_label"] = "Unassigned"
     view["theme_name"] = view["theme_id"].map(names).fillna(view["theme_id"]).astype(str)
-    view["authors_text"] = view["authors"].map(lambda a: "; ".join(a) if len(a) else "")
+    view["authors_text"] = _authors_text(view["authors"])
     view["date"] = view["published"].dt.strftime("%Y-%m-%d").fillna("")
     for kind in PERIOD_KINDS:
         view[kind] = derive.period_labels(view["published"], kind)
@@ -96,7 +98,7 @@ def paper_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ).str.lower()
     view["is_changed"] = False  # set by review decisions (a person changed something)
     view["hover"] = hover_text(view)
-    view["hover_theme"] = view["hover"] + "<br>" + view["theme_name"].map(html.escape)
+    view["hover_theme"] = view["hover"] + "<br>" + escape_names(view["theme_name"])
     # Text as Python objects: a filtered row selection then copies pointers, not string data
     # (10x faster at 75k papers). search_text stays Arrow-backed for fast substring search.
     for col in view.columns:
@@ -114,17 +116,60 @@ def without_search_text(papers: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
     return papers.loc[mask, [c for c in papers.columns if c != "search_text"]]
 
 
+# What `html.escape` replaces, in its order (the ampersand first).
+_HTML_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"))
+
+
+def _arrow_text(text: pd.Series) -> pa.Array:
+    return pa.array(text.astype(str).to_numpy(dtype=object), type=pa.large_string())
+
+
+def _text_series(values: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(values.to_numpy(zero_copy_only=False), index=index, dtype=object)
+
+
+def escape_html(text: pd.Series) -> pd.Series:
+    """`html.escape` of every string of `text` (quotes too), a column at a time (Arrow): a
+    million titles in well under a second instead of seconds."""
+    values = _arrow_text(text)
+    for char, entity in _HTML_ESCAPES:
+        values = pc.replace_substring(values, char, entity)
+    return _text_series(values, text.index)
+
+
+def cut_text(text: pd.Series, limit: int, tail: str) -> pd.Series:
+    """Each string of `text` longer than `limit` characters cut to end with `tail`, `limit`
+    characters in all (code points, as Python counts them); a column at a time (Arrow)."""
+    values = _arrow_text(text)
+    head = pc.utf8_slice_codeunits(values, 0, limit - len(tail))
+    empty = pa.scalar("", pa.large_string())
+    cut = pc.binary_join_element_wise(head, pa.scalar(tail, pa.large_string()), empty)
+    is_long = pc.greater(pc.utf8_length(values), limit)
+    return _text_series(pc.if_else(is_long, cut, values), text.index)
+
+
 def hover_text(view: pd.DataFrame) -> pd.Series:
     """HTML-escaped hover text for map points: title (shortened), date and cluster label (the
     theme is added from the trace name; kept short because it travels once per point)."""
-    title = view["title"].map(lambda t: t if len(t) <= 70 else t[:67] + "...")
-    return (
-        title.map(html.escape)
-        + "<br>"
-        + view["date"]
-        + " · "
-        + view["cluster_label"].map(html.escape)
-    )
+    title = escape_html(cut_text(view["title"], 70, "..."))
+    return title + "<br>" + view["date"] + " · " + escape_names(view["cluster_label"])
+
+
+def escape_names(names: pd.Series) -> pd.Series:
+    """`html.escape` of a column of few distinct strings (labels, theme names): each once."""
+    escaped = {name: html.escape(str(name)) for name in pd.unique(names)}
+    return names.map(escaped)
+
+
+def _authors_text(authors: pd.Series) -> pd.Series:
+    """Each paper's authors as one "; "-joined string ("" for none), a column at a time when
+    Arrow reads them as lists of strings, else paper by paper."""
+    try:
+        lists = pa.array(authors.to_numpy(dtype=object), type=pa.list_(pa.large_string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return authors.map(lambda a: "; ".join(map(str, a)) if len(a) else "")
+    joined = pc.binary_join(lists, pa.scalar("; ", pa.large_string()))
+    return _text_series(joined.fill_null(""), authors.index)
 
 
 def cluster_view(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -167,13 +167,17 @@ def validate_table(table: str, frame: pd.DataFrame) -> pa.Table:
 
 
 def _to_pandas(arrow: pa.Table) -> pd.DataFrame:
-    frame = arrow.to_pandas()
+    """The table as pandas: dates as datetimes, list columns as Python lists (a null as [])
+    taken straight from Arrow (converting them to numpy arrays first took twice as long)."""
+    lists = [f.name for f in arrow.schema if pa.types.is_list(f.type)]
+    frame = arrow.drop_columns(lists).to_pandas()
+    for name in lists:
+        values = arrow.column(name).to_pylist()
+        frame[name] = pd.Series([[] if v is None else v for v in values], dtype=object)
     for field_ in arrow.schema:
         if pa.types.is_date32(field_.type):
             frame[field_.name] = pd.to_datetime(frame[field_.name])
-        elif pa.types.is_list(field_.type):
-            frame[field_.name] = frame[field_.name].map(lambda v: [] if v is None else list(v))
-    return frame
+    return frame[arrow.schema.names]
 
 
 # ------------------------------------------------------------------------------------------

@@ -265,3 +265,23 @@ def test_paper_downloads_carry_abstracts_and_pickers_hide_minus_one(papers):
     assert transforms.cluster_name(contract.UNASSIGNED, "Unassigned") == "Unassigned"
     assert transforms.cluster_name(3, "data mixtures") == "data mixtures (#3)"
     assert transforms.n_papers_text(1) == "1 paper" and transforms.n_papers_text(2) == "2 papers"
+
+
+def test_column_escaping_and_cutting_match_python_per_string():
+    """`escape_html`, `escape_names` and `cut_text` (a column at a time) give what `html.escape`
+    and a slice give string by string, on markup, entities, quotes, accents, combining marks,
+    emoji and NUL; authors join to one string, none to ""."""
+    import html
+
+    rng = np.random.default_rng(0)
+    alphabet = [*"ab&<>\"'é😀\u0301 ;.", "&amp;", "<script>", "\x00"]
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 90)).tolist()) for _ in range(2000)]
+    texts = pd.Series([*texts, "", "x" * 70, "x" * 71], dtype=object)
+    assert transforms.escape_html(texts).tolist() == [html.escape(t) for t in texts]
+    assert transforms.escape_names(texts).tolist() == [html.escape(t) for t in texts]
+    cut = [t if len(t) <= 70 else t[:67] + "..." for t in texts]
+    assert transforms.cut_text(texts, 70, "...").tolist() == cut
+    authors = pd.Series([np.array(["A", "B"]), np.array([], dtype=object), ["C"]], dtype=object)
+    assert transforms._authors_text(authors).tolist() == ["A; B", "", "C"]
+    odd = pd.Series([[1, "x"], []], dtype=object)  # not strings: joined paper by paper
+    assert transforms._authors_text(odd).tolist() == ["1; x", ""]
