@@ -78,6 +78,8 @@ def search_results(ctx: ViewContext) -> None:
     table, n_matches = search.result_table(
         ctx.papers, ctx.search, ctx.mask, limit=search.RESULTS_LISTED
     )
+    if table["similarity"].isna().all():  # searched by words only: no similarity to show
+        table = table.drop(columns="similarity")
     by = {search.MEANING: "by meaning and words", search.LIKE: "by embedding"}
     with st.expander(
         f"Search results, best first ({n_matches:,}, {by.get(ctx.search.mode, 'by words')})"

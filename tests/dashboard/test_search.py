@@ -235,4 +235,5 @@ def test_a_long_results_list_is_cut_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(search, "RESULTS_LISTED", 5)
     at = _open(q="study")
     assert len(_results(at)) == 5 and at.metric[0].value == "40"
+    assert "similarity" not in _results(at).columns  # by words only: no empty column
     assert any("first 5 are listed" in c.value and "all 40" in c.value for c in at.caption)
